@@ -1,0 +1,42 @@
+//! Numbers and dates formatted for people.
+
+use chrono::{DateTime, Utc};
+
+/// `25 Nov 2026, 13:40 UTC`.
+pub fn datetime(at: &DateTime<Utc>) -> String {
+    at.format("%-d %b %Y, %H:%M UTC").to_string()
+}
+
+/// `4 s`, `3 min 20 s`, `2 h 5 min`, `3 d 4 h`.
+pub fn duration_secs(total: i64) -> String {
+    let total = total.max(0);
+    let (d, h, m, s) = (total / 86_400, total % 86_400 / 3600, total % 3600 / 60, total % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, _) => format!("{m} min {s} s"),
+        (0, _, _) => format!("{h} h {m} min"),
+        _ => format!("{d} d {h} h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn dates_read_like_a_person_writes_them() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 5, 9, 7, 0).single().expect("valid");
+        assert_eq!(datetime(&at), "5 Nov 2026, 09:07 UTC");
+    }
+
+    #[test]
+    fn durations_pick_the_two_largest_units() {
+        assert_eq!(duration_secs(0), "0 s");
+        assert_eq!(duration_secs(59), "59 s");
+        assert_eq!(duration_secs(200), "3 min 20 s");
+        assert_eq!(duration_secs(7500), "2 h 5 min");
+        assert_eq!(duration_secs(3 * 86_400 + 4 * 3600 + 5), "3 d 4 h");
+        assert_eq!(duration_secs(-5), "0 s");
+    }
+}

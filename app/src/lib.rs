@@ -1,0 +1,83 @@
+//! The Weir dashboard: the HTML shell, the layout with its navigation, the pages, and
+//! the server functions they call. Rendered on the server and hydrated in the browser.
+
+pub mod error;
+pub mod format;
+mod layout;
+mod pages;
+pub mod system;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+pub use error::AppError;
+
+/// The nonce of the request's Content-Security-Policy, put into the request's
+/// extensions by the server so the inline hydration scripts can carry it.
+#[derive(Debug, Clone)]
+pub struct CspNonce(pub String);
+
+/// The whole HTML document; the server renders it for every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    provide_request_nonce();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn provide_request_nonce() {
+    let nonce = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
+    if let Some(CspNonce(value)) = nonce {
+        provide_context(leptos::nonce::Nonce::from_value(value));
+    }
+}
+
+/// The dashboard: every page of DESIGN §6 under one layout.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/weir.css" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Weir".to_string() } else { format!("{page} · Weir") }
+        } />
+        <Router>
+            <layout::Layout>
+                <Routes fallback=pages::NotFound>
+                    <Route path=path!("/") view=pages::Overview ssr=SsrMode::Async />
+                    <Route path=path!("/pipelines") view=pages::Pipelines />
+                    <Route path=path!("/runs") view=pages::Runs />
+                    <Route path=path!("/runs/:id") view=pages::RunDetail />
+                    <Route path=path!("/artifacts") view=pages::Artifacts />
+                    <Route path=path!("/models") view=pages::Models />
+                    <Route path=path!("/stacks") view=pages::Stacks />
+                    <Route path=path!("/components") view=pages::Components />
+                    <Route path=path!("/secrets") view=pages::Secrets />
+                    <Route path=path!("/settings") view=pages::Settings />
+                    <Route path=path!("/settings/:section") view=pages::Settings />
+                    <Route path=path!("/sign-in") view=pages::SignIn />
+                    <Route path=path!("/setup") view=pages::Setup />
+                    <Route path=path!("/invite/:token") view=pages::AcceptInvite />
+                </Routes>
+            </layout::Layout>
+        </Router>
+    }
+}

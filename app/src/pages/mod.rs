@@ -1,0 +1,25 @@
+//! The dashboard's pages. Pages whose feature has not landed say so plainly.
+
+mod not_found;
+mod not_yet;
+mod overview;
+
+pub use not_found::NotFound;
+pub use not_yet::{
+    AcceptInvite, Artifacts, Components, Models, Pipelines, RunDetail, Runs, Secrets, Settings,
+    SetupPage as Setup, SignIn, Stacks,
+};
+pub use overview::Overview;
+
+use leptos::prelude::*;
+
+/// Title and one-line explanation at the top of a page.
+#[component]
+pub fn PageHeader(title: &'static str, #[prop(into)] subtitle: String) -> impl IntoView {
+    view! {
+        <header class="page-header">
+            <h1>{title}</h1>
+            <p class="muted">{subtitle}</p>
+        </header>
+    }
+}

@@ -1,0 +1,208 @@
+//! Pages of features that have not landed in this version of Weir. Each says so plainly
+//! and what it will hold; none shows made-up data.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use super::PageHeader;
+
+/// The honest empty state of a page whose feature is not in this version.
+#[component]
+fn NotAvailable(
+    title: &'static str,
+    subtitle: &'static str,
+    will_hold: &'static str,
+) -> impl IntoView {
+    view! {
+        <Title text=title />
+        <PageHeader title subtitle />
+        <section class="empty-state" aria-label="Not available yet">
+            <span class="badge badge-pending">"Not available yet"</span>
+            <p>{will_hold}</p>
+            <p class="muted">
+                "This version of Weir does not include it. The "
+                <a href="/">"overview"</a>
+                " shows what this server runs today."
+            </p>
+        </section>
+    }
+}
+
+#[component]
+pub fn Pipelines() -> impl IntoView {
+    view! {
+        <NotAvailable
+            title="Pipelines"
+            subtitle="Registered pipelines and their versions."
+            will_hold="Each pipeline will be listed with its snapshots, latest run status and a Run button that opens a parameter form."
+        />
+    }
+}
+
+#[component]
+pub fn Runs() -> impl IntoView {
+    view! {
+        <NotAvailable
+            title="Runs"
+            subtitle="Every pipeline run on this server."
+            will_hold="Runs will be listed with status, pipeline, stack, author, start and duration, with filters, search and paging."
+        />
+    }
+}
+
+#[component]
+pub fn RunDetail() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    view! {
+        <Title text="Run" />
+        <PageHeader title="Run" subtitle=format!("Run {}", id()) />
+        <section class="empty-state" aria-label="Not available yet">
+            <span class="badge badge-pending">"Not available yet"</span>
+            <p>"The run page will show the live DAG, the steps with their logs, inputs and outputs, and a timeline."</p>
+            <p class="muted">"This version of Weir does not record runs, so there is no run with this id."</p>
+        </section>
+    }
+}
+
+#[component]
+pub fn Artifacts() -> impl IntoView {
+    view! {
+        <NotAvailable
+            title="Artifacts"
+            subtitle="Versioned outputs of pipeline steps."
+            will_hold="Artifacts will be listed with their versions, previews (JSON, CSV, markdown, images), downloads and lineage."
+        />
+    }
+}
+
+#[component]
+pub fn Models() -> impl IntoView {
+    view! {
+        <NotAvailable
+            title="Models"
+            subtitle="The model registry."
+            will_hold="Models will be listed with their versions, stages (staging, production, archived), metrics and promotion history."
+        />
+    }
+}
+
+#[component]
+pub fn Stacks() -> impl IntoView {
+    view! {
+        <NotAvailable
+            title="Stacks"
+            subtitle="Combinations of components that pipelines run on."
+            will_hold="Stacks will be composed here from an orchestrator, an artifact store and optional components, then activated and shared with teams."
+        />
+    }
+}
+
+#[component]
+pub fn Components() -> impl IntoView {
+    view! {
+        <NotAvailable
+            title="Components"
+            subtitle="Orchestrators, artifact stores, registries and more."
+            will_hold="Components will be registered through forms generated from each flavor's configuration schema, grouped by type."
+        />
+    }
+}
+
+#[component]
+pub fn Secrets() -> impl IntoView {
+    view! {
+        <NotAvailable
+            title="Secrets"
+            subtitle="Credentials kept encrypted in the vault."
+            will_hold="Secrets will be created, shared and revealed (behind a confirmation) here; their values are never shown in lists."
+        />
+    }
+}
+
+const SETTINGS_SECTIONS: &[(&str, &str, &str)] = &[
+    ("profile", "Profile", "Your display name, email and password."),
+    ("api-keys", "API keys", "Keys for the CLI and SDK: create, list, revoke."),
+    ("users", "Users", "Accounts on this server and service accounts (administrators)."),
+    ("teams", "Teams", "Teams, their members and roles, and invitation links."),
+    ("audit", "Audit log", "Sign-ins, key and role changes, invitations (administrators)."),
+];
+
+#[component]
+pub fn Settings() -> impl IntoView {
+    let params = use_params_map();
+    let section = move || params.read().get("section").unwrap_or_else(|| "profile".into());
+    let current = move || {
+        SETTINGS_SECTIONS
+            .iter()
+            .find(|(slug, _, _)| *slug == section())
+            .copied()
+    };
+    view! {
+        <Title text="Settings" />
+        <PageHeader title="Settings" subtitle="Your account and the server's users, teams and keys." />
+        <nav class="tabs" aria-label="Settings sections">
+            {SETTINGS_SECTIONS
+                .iter()
+                .map(|(slug, label, _)| {
+                    let href = format!("/settings/{slug}");
+                    let slug = *slug;
+                    view! {
+                        <a
+                            href=href
+                            aria-current=move || (section() == slug).then_some("page")
+                        >
+                            {*label}
+                        </a>
+                    }
+                })
+                .collect_view()}
+        </nav>
+        {move || match current() {
+            Some((_, label, holds)) => view! {
+                <section class="empty-state" aria-label="Not available yet">
+                    <span class="badge badge-pending">"Not available yet"</span>
+                    <h2>{label}</h2>
+                    <p>{holds}</p>
+                    <p class="muted">"Accounts and teams are not part of this version of Weir."</p>
+                </section>
+            }
+            .into_any(),
+            None => view! { <super::NotFound /> }.into_any(),
+        }}
+    }
+}
+
+#[component]
+pub fn SignIn() -> impl IntoView {
+    view! {
+        <NotAvailable
+            title="Sign in"
+            subtitle="Access your Weir account."
+            will_hold="Signing in with a user name and password will happen here."
+        />
+    }
+}
+
+#[component]
+pub fn SetupPage() -> impl IntoView {
+    view! {
+        <NotAvailable
+            title="Set up Weir"
+            subtitle="Create the first administrator."
+            will_hold="On first start the server will print a one-time link to this page, where the first administrator account is created."
+        />
+    }
+}
+
+#[component]
+pub fn AcceptInvite() -> impl IntoView {
+    view! {
+        <NotAvailable
+            title="Accept invitation"
+            subtitle="Join a team on this server."
+            will_hold="Invitation links will open here: create an account or sign in, then join the team."
+        />
+    }
+}

@@ -1,0 +1,6 @@
+//! The Weir Rust SDK. Today it holds the REST client the CLI uses; typed steps,
+//! pipelines and materializers arrive with the pipeline engine.
+
+pub mod client;
+
+pub use client::{Client, ClientError};

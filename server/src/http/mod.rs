@@ -1,0 +1,49 @@
+//! The HTTP application: REST API, dashboard pages and static assets behind one stack
+//! of middleware (request ids, security headers, body limits, graceful shutdown).
+
+pub mod error;
+pub mod extract;
+mod request_id;
+mod security;
+pub mod state;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+
+pub use state::AppState;
+
+/// Largest request body any endpoint accepts (artifact uploads go to the artifact store,
+/// not through JSON bodies).
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Builds the whole application for `state`. Tests call it with `oneshot`; `serve`
+/// binds it to a socket.
+pub fn app(state: AppState) -> Router {
+    let page_context = {
+        let state = state.clone();
+        move || {
+            provide_context(state.db.clone());
+            provide_context(state.runtime.clone());
+        }
+    };
+    let shell = {
+        let options = state.leptos.clone();
+        move || weir_app::shell(options.clone())
+    };
+    let pages = Router::<AppState>::new()
+        .leptos_routes_with_context(&state, generate_route_list(weir_app::App), page_context.clone(), shell)
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            page_context,
+            weir_app::shell,
+        ));
+
+    crate::api::router()
+        .merge(pages)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(security::headers))
+        .layer(middleware::from_fn(request_id::trace_request))
+        .with_state(state)
+}

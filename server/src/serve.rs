@@ -1,0 +1,207 @@
+//! Start-up and shutdown: database (embedded or external), migrations, keyring, then the
+//! HTTP server until SIGTERM or Ctrl-C, then the embedded cluster is stopped.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
+use weir_api::system::DatabaseMode;
+use weir_domain::secrets::Keyring;
+use weir_domain::system::RuntimeFacts;
+
+use crate::config::ServerArgs;
+use crate::embedded_pg::EmbeddedPostgres;
+use crate::http::{AppState, app};
+
+/// The database the server uses, and the embedded cluster behind it if any.
+pub struct Database {
+    pub pool: PgPool,
+    pub mode: DatabaseMode,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    /// Connects to DATABASE_URL, or starts the embedded cluster, then migrates.
+    pub async fn open(args: &ServerArgs) -> anyhow::Result<Self> {
+        let (options, mode, embedded) = match &args.database_url {
+            Some(url) => {
+                let options = PgConnectOptions::from_str(url.expose_secret())
+                    .context("DATABASE_URL is not a valid PostgreSQL URL")?
+                    .application_name("weir-server");
+                tracing::info!(host = %options.get_host(), database = ?options.get_database(), "using the database of DATABASE_URL");
+                (options, DatabaseMode::External, None)
+            }
+            None => {
+                let data_dir = args.data_dir()?;
+                let pg = EmbeddedPostgres::start(&data_dir).await?;
+                tracing::info!(
+                    data_dir = %data_dir.display(),
+                    cluster_dir = %pg.layout.cluster_dir.display(),
+                    "using the embedded PostgreSQL cluster"
+                );
+                (pg.connect_options(), DatabaseMode::Embedded, Some(pg))
+            }
+        };
+        let pool = match weir_domain::db::connect(options, args.db_max_connections).await {
+            Ok(pool) => pool,
+            Err(e) => {
+                if let Some(pg) = embedded {
+                    pg.stop().await.ok();
+                }
+                return Err(e);
+            }
+        };
+        let db = Database { pool, mode, embedded };
+        if let Err(e) = weir_domain::db::migrate(&db.pool).await {
+            db.close().await;
+            return Err(e);
+        }
+        Ok(db)
+    }
+
+    /// Closes the pool, then stops the embedded cluster if this process started it.
+    pub async fn close(self) {
+        self.pool.close().await;
+        if let Some(pg) = self.embedded
+            && let Err(e) = pg.stop().await
+        {
+            tracing::error!("{e:#}");
+        }
+    }
+}
+
+/// Loads the secrets keyring from WEIR_SECRETS_KEYS, the key file, or a new key file.
+fn load_keyring(args: &ServerArgs) -> anyhow::Result<Keyring> {
+    if let Some(spec) = &args.secrets_keys {
+        let ring = Keyring::parse(spec.expose_secret()).context("WEIR_SECRETS_KEYS is invalid")?;
+        tracing::info!(versions = ?ring.versions(), "secrets keyring loaded from WEIR_SECRETS_KEYS");
+        return Ok(ring);
+    }
+    let path = match &args.secrets_key_file {
+        Some(path) => path.clone(),
+        None => args.data_dir()?.join("secrets.keys"),
+    };
+    let (ring, created) = Keyring::load_or_create_file(&path)
+        .with_context(|| format!("the secrets key file {} is unusable", path.display()))?;
+    if created {
+        tracing::warn!(
+            path = %path.display(),
+            "created a new secrets key file; back it up, and give every replica the same keys"
+        );
+    } else {
+        tracing::info!(path = %path.display(), versions = ?ring.versions(), "secrets keyring loaded");
+    }
+    Ok(ring)
+}
+
+/// `weir-server migrate`.
+pub async fn migrate_only(args: ServerArgs) -> anyhow::Result<()> {
+    let db = Database::open(&args).await?;
+    let status = weir_domain::db::schema_status(&db.pool).await?;
+    tracing::info!(schema_version = ?status.applied_version, "migrations applied");
+    db.close().await;
+    Ok(())
+}
+
+/// `weir-server` / `weir-server serve`.
+pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
+    let started_at = chrono::Utc::now();
+    let public_url = args.public_url()?;
+    let _keyring = load_keyring(&args)?;
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("Failed to listen on {} (WEIR_BIND)", args.bind))?;
+    let db = Database::open(&args).await?;
+    let result = serve_on(listener, &args, &db, started_at, &public_url).await;
+    db.close().await;
+    result
+}
+
+async fn serve_on(
+    listener: tokio::net::TcpListener,
+    args: &ServerArgs,
+    db: &Database,
+    started_at: chrono::DateTime<chrono::Utc>,
+    public_url: &str,
+) -> anyhow::Result<()> {
+    let installation = weir_domain::system::ensure_installation(&db.pool).await?;
+    let site_root = args.site_root();
+    if !site_root.join("pkg").is_dir() {
+        tracing::warn!(
+            site_root = %site_root.display(),
+            "the dashboard's compiled assets are missing: pages render without styles or \
+             interactivity (build with `cargo leptos build`, or set WEIR_SITE_ROOT)"
+        );
+    }
+    let leptos = leptos::config::LeptosOptions::builder()
+        .output_name("weir")
+        .site_root(site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(args.bind)
+        .env(leptos::config::Env::PROD)
+        .build();
+    let state = AppState {
+        db: db.pool.clone(),
+        leptos,
+        runtime: RuntimeFacts {
+            started_at,
+            database_mode: db.mode,
+        },
+        openapi_json: Arc::from(crate::api::openapi_json()),
+    };
+    let local = listener.local_addr().context("Failed to read the listening address")?;
+    tracing::info!(
+        address = %local,
+        public_url,
+        instance_id = %installation.instance_id,
+        version = weir_api::VERSION,
+        elapsed_ms = (chrono::Utc::now() - started_at).num_milliseconds(),
+        "Weir is serving at {public_url}"
+    );
+
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let mut rx = shutdown_rx.clone();
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    });
+    let server = tokio::spawn(async move { server.await });
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    let _ = shutdown_tx.send(true);
+    let grace = Duration::from_secs(args.shutdown_grace);
+    match tokio::time::timeout(grace, server).await {
+        Ok(joined) => joined
+            .context("BUG: the HTTP server task panicked")?
+            .context("the HTTP server failed")?,
+        Err(_) => tracing::warn!(
+            grace_seconds = args.shutdown_grace,
+            "requests still in flight after the grace period were cut off"
+        ),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
