@@ -57,6 +57,12 @@ impl PgBinaries {
         if let Some(path) = std::env::var_os("PATH") {
             candidates.extend(std::env::split_paths(&path));
         }
+        Self::first_complete(candidates)
+    }
+
+    /// The first folder holding all three programs, or the error telling the user which
+    /// package to install.
+    fn first_complete(candidates: Vec<PathBuf>) -> anyhow::Result<Self> {
         candidates
             .into_iter()
             .find(|dir| ["initdb", "pg_ctl", "postgres"].iter().all(|p| dir.join(p).is_file()))
@@ -478,6 +484,28 @@ mod tests {
         };
         let layout = plan_layout(&long, &me);
         assert!(layout.socket_dir.join(SOCKET_FILE).as_os_str().len() <= MAX_SOCKET_PATH);
+    }
+
+    #[test]
+    fn missing_programs_name_the_package_to_install() {
+        let empty = tempfile::tempdir().expect("tempdir");
+        let err = PgBinaries::first_complete(vec![empty.path().to_path_buf()]).expect_err("none");
+        let message = err.to_string();
+        assert!(message.contains("apt-get install postgresql"), "{message}");
+        assert!(message.contains("DATABASE_URL"), "{message}");
+    }
+
+    #[test]
+    fn a_folder_with_all_three_programs_is_chosen() {
+        let partial = tempfile::tempdir().expect("tempdir");
+        fs::write(partial.path().join("initdb"), "").expect("write");
+        let full = tempfile::tempdir().expect("tempdir");
+        for p in ["initdb", "pg_ctl", "postgres"] {
+            fs::write(full.path().join(p), "").expect("write");
+        }
+        let found = PgBinaries::first_complete(vec![partial.path().into(), full.path().into()])
+            .expect("found");
+        assert_eq!(found.dir, full.path());
     }
 
     #[test]

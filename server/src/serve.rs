@@ -2,7 +2,6 @@
 //! HTTP server until SIGTERM or Ctrl-C, then the embedded cluster is stopped.
 
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -137,22 +136,15 @@ async fn serve_on(
              interactivity (build with `cargo leptos build`, or set WEIR_SITE_ROOT)"
         );
     }
-    let leptos = leptos::config::LeptosOptions::builder()
-        .output_name("weir")
-        .site_root(site_root.display().to_string())
-        .site_pkg_dir("pkg")
-        .site_addr(args.bind)
-        .env(leptos::config::Env::PROD)
-        .build();
-    let state = AppState {
-        db: db.pool.clone(),
-        leptos,
-        runtime: RuntimeFacts {
+    let state = AppState::new(
+        db.pool.clone(),
+        RuntimeFacts {
             started_at,
             database_mode: db.mode,
         },
-        openapi_json: Arc::from(crate::api::openapi_json()),
-    };
+        &site_root,
+        args.bind,
+    );
     let local = listener.local_addr().context("Failed to read the listening address")?;
     tracing::info!(
         address = %local,

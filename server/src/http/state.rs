@@ -1,5 +1,7 @@
 //! What every handler can reach.
 
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
@@ -14,6 +16,24 @@ pub struct AppState {
     pub runtime: RuntimeFacts,
     /// The OpenAPI document, rendered once.
     pub openapi_json: Arc<str>,
+}
+
+impl AppState {
+    pub fn new(db: PgPool, runtime: RuntimeFacts, site_root: &Path, bind: SocketAddr) -> Self {
+        let leptos = LeptosOptions::builder()
+            .output_name("weir")
+            .site_root(site_root.display().to_string())
+            .site_pkg_dir("pkg")
+            .site_addr(bind)
+            .env(leptos::config::Env::PROD)
+            .build();
+        AppState {
+            db,
+            leptos,
+            runtime,
+            openapi_json: Arc::from(crate::api::openapi_json()),
+        }
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
