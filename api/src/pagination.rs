@@ -71,11 +71,7 @@ impl<T> Page<T> {
     /// Builds a page from up to `limit + 1` rows fetched in sort order: the extra row,
     /// when present, proves there is a next page and is dropped; the cursor is the key
     /// of the last row kept.
-    pub fn from_rows<K: Serialize>(
-        mut rows: Vec<T>,
-        limit: u32,
-        key_of: impl Fn(&T) -> K,
-    ) -> Self {
+    pub fn from_rows<K: Serialize>(mut rows: Vec<T>, limit: u32, key_of: impl Fn(&T) -> K) -> Self {
         let limit = limit as usize;
         let has_more = rows.len() > limit;
         rows.truncate(limit);
@@ -179,7 +175,10 @@ mod tests {
     fn a_page_keeps_limit_rows_and_points_past_the_last() {
         let page = Page::from_rows(vec![1, 2, 3, 4], 3, |n| *n);
         assert_eq!(page.items, vec![1, 2, 3]);
-        assert_eq!(Cursor::decode::<i32>(&page.next_cursor.expect("more")), Ok(3));
+        assert_eq!(
+            Cursor::decode::<i32>(&page.next_cursor.expect("more")),
+            Ok(3)
+        );
 
         let last = Page::from_rows(vec![1, 2], 3, |n| *n);
         assert_eq!(last.items, vec![1, 2]);

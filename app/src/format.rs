@@ -10,7 +10,12 @@ pub fn datetime(at: &DateTime<Utc>) -> String {
 /// `4 s`, `3 min 20 s`, `2 h 5 min`, `3 d 4 h`.
 pub fn duration_secs(total: i64) -> String {
     let total = total.max(0);
-    let (d, h, m, s) = (total / 86_400, total % 86_400 / 3600, total % 3600 / 60, total % 60);
+    let (d, h, m, s) = (
+        total / 86_400,
+        total % 86_400 / 3600,
+        total % 3600 / 60,
+        total % 60,
+    );
     match (d, h, m) {
         (0, 0, 0) => format!("{s} s"),
         (0, 0, _) => format!("{m} min {s} s"),
@@ -26,7 +31,10 @@ mod tests {
 
     #[test]
     fn dates_read_like_a_person_writes_them() {
-        let at = Utc.with_ymd_and_hms(2026, 11, 5, 9, 7, 0).single().expect("valid");
+        let at = Utc
+            .with_ymd_and_hms(2026, 11, 5, 9, 7, 0)
+            .single()
+            .expect("valid");
         assert_eq!(datetime(&at), "5 Nov 2026, 09:07 UTC");
     }
 

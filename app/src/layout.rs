@@ -10,16 +10,37 @@ struct NavItem {
 }
 
 const WORK: &[NavItem] = &[
-    NavItem { href: "/pipelines", label: "Pipelines" },
-    NavItem { href: "/runs", label: "Runs" },
-    NavItem { href: "/artifacts", label: "Artifacts" },
-    NavItem { href: "/models", label: "Models" },
+    NavItem {
+        href: "/pipelines",
+        label: "Pipelines",
+    },
+    NavItem {
+        href: "/runs",
+        label: "Runs",
+    },
+    NavItem {
+        href: "/artifacts",
+        label: "Artifacts",
+    },
+    NavItem {
+        href: "/models",
+        label: "Models",
+    },
 ];
 
 const INFRASTRUCTURE: &[NavItem] = &[
-    NavItem { href: "/stacks", label: "Stacks" },
-    NavItem { href: "/components", label: "Components" },
-    NavItem { href: "/secrets", label: "Secrets" },
+    NavItem {
+        href: "/stacks",
+        label: "Stacks",
+    },
+    NavItem {
+        href: "/components",
+        label: "Components",
+    },
+    NavItem {
+        href: "/secrets",
+        label: "Secrets",
+    },
 ];
 
 fn nav_links(items: &'static [NavItem]) -> impl IntoView {

@@ -11,7 +11,12 @@ use weir_api::system::HealthStatus;
 #[command(name = "weir", version, about)]
 struct Cli {
     /// The server's address.
-    #[arg(long, env = "WEIR_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "WEIR_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     url: String,
 
     /// Output format.
@@ -53,7 +58,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status => {
             let readiness = client.readiness().await?;
             let ready = readiness.status == HealthStatus::Ok;
-            let info = if ready { Some(client.server_info().await?) } else { None };
+            let info = if ready {
+                Some(client.server_info().await?)
+            } else {
+                None
+            };
             match cli.output {
                 Output::Json => println!(
                     "{}",
@@ -74,12 +83,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         println!("database   {:?}", info.database_mode);
                         println!(
                             "schema     {}",
-                            info.schema_version.map(|v| v.to_string()).unwrap_or_default()
+                            info.schema_version
+                                .map(|v| v.to_string())
+                                .unwrap_or_default()
                         );
                     }
                 }
             }
-            Ok(if ready { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            Ok(if ready {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }

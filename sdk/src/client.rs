@@ -65,7 +65,11 @@ impl Client {
         decode(res).await
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder, url: &str) -> Result<reqwest::Response, ClientError> {
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<reqwest::Response, ClientError> {
         req.send().await.map_err(|source| ClientError::Unreachable {
             url: url.to_string(),
             source,
@@ -74,7 +78,10 @@ impl Client {
 }
 
 async fn decode<T: DeserializeOwned>(res: reqwest::Response) -> Result<T, ClientError> {
-    let bytes = res.bytes().await.map_err(|e| ClientError::Decode(e.to_string()))?;
+    let bytes = res
+        .bytes()
+        .await
+        .map_err(|e| ClientError::Decode(e.to_string()))?;
     serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
 }
 
@@ -95,10 +102,18 @@ mod tests {
     fn only_http_urls_are_accepted() {
         assert!(Client::new("http://127.0.0.1:8080/").is_ok());
         assert_eq!(
-            Client::new("https://weir.example.com/").expect("valid").base_url(),
+            Client::new("https://weir.example.com/")
+                .expect("valid")
+                .base_url(),
             "https://weir.example.com"
         );
-        assert!(matches!(Client::new("127.0.0.1:8080"), Err(ClientError::BadUrl(_))));
-        assert!(matches!(Client::new("ftp://x"), Err(ClientError::BadUrl(_))));
+        assert!(matches!(
+            Client::new("127.0.0.1:8080"),
+            Err(ClientError::BadUrl(_))
+        ));
+        assert!(matches!(
+            Client::new("ftp://x"),
+            Err(ClientError::BadUrl(_))
+        ));
     }
 }

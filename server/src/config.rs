@@ -147,7 +147,11 @@ impl ServerArgs {
         }
         std::env::current_exe()
             .ok()
-            .and_then(|exe| exe.parent().and_then(|d| d.parent()).map(|d| d.join("site")))
+            .and_then(|exe| {
+                exe.parent()
+                    .and_then(|d| d.parent())
+                    .map(|d| d.join("site"))
+            })
             .unwrap_or_else(|| PathBuf::from("site"))
     }
 }

@@ -52,7 +52,7 @@ impl PgBinaries {
                 Some((version, entry.path().join("bin")))
             })
             .collect();
-        versioned.sort_by(|a, b| b.0.cmp(&a.0));
+        versioned.sort_by_key(|v| std::cmp::Reverse(v.0));
         candidates.extend(versioned.into_iter().map(|(_, dir)| dir));
         if let Some(path) = std::env::var_os("PATH") {
             candidates.extend(std::env::split_paths(&path));
@@ -65,7 +65,11 @@ impl PgBinaries {
     fn first_complete(candidates: Vec<PathBuf>) -> anyhow::Result<Self> {
         candidates
             .into_iter()
-            .find(|dir| ["initdb", "pg_ctl", "postgres"].iter().all(|p| dir.join(p).is_file()))
+            .find(|dir| {
+                ["initdb", "pg_ctl", "postgres"]
+                    .iter()
+                    .all(|p| dir.join(p).is_file())
+            })
             .map(|dir| PgBinaries { dir })
             .ok_or_else(|| {
                 anyhow::anyhow!(
@@ -155,8 +159,9 @@ impl ClusterUser {
 
     fn own(&self, path: &Path) -> anyhow::Result<()> {
         if self.switch {
-            nix::unistd::chown(path, Some(self.uid), Some(self.gid))
-                .with_context(|| format!("Failed to give {} to user {}", path.display(), self.name))?;
+            nix::unistd::chown(path, Some(self.uid), Some(self.gid)).with_context(|| {
+                format!("Failed to give {} to user {}", path.display(), self.name)
+            })?;
         }
         Ok(())
     }
@@ -225,8 +230,9 @@ impl EmbeddedPostgres {
     pub async fn start(data_dir: &Path) -> anyhow::Result<Self> {
         let bins = PgBinaries::locate()?;
         let user = ClusterUser::resolve()?;
-        fs::create_dir_all(data_dir)
-            .with_context(|| format!("Failed to create the data directory {}", data_dir.display()))?;
+        fs::create_dir_all(data_dir).with_context(|| {
+            format!("Failed to create the data directory {}", data_dir.display())
+        })?;
         let lock = lock_data_dir(data_dir)?;
         let layout = plan_layout(data_dir, &user);
         if let Some(reason) = &layout.relocated_because {
@@ -244,9 +250,10 @@ impl EmbeddedPostgres {
         .context("Failed to record the cluster's location in the data directory")?;
 
         let (bins2, user2, layout2) = (bins.clone(), user.clone(), layout.clone());
-        let started_here = tokio::task::spawn_blocking(move || prepare_and_start(&bins2, &user2, &layout2))
-            .await
-            .context("BUG: the cluster start task panicked")??;
+        let started_here =
+            tokio::task::spawn_blocking(move || prepare_and_start(&bins2, &user2, &layout2))
+                .await
+                .context("BUG: the cluster start task panicked")??;
         let pg = EmbeddedPostgres {
             bins,
             user,
@@ -276,11 +283,12 @@ impl EmbeddedPostgres {
         let mut conn = sqlx::PgConnection::connect_with(&self.options_for("postgres"))
             .await
             .context("Failed to connect to the embedded cluster")?;
-        let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-            .bind(DB_NAME)
-            .fetch_one(&mut conn)
-            .await
-            .context("Failed to look up the weir database")?;
+        let exists: bool =
+            sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+                .bind(DB_NAME)
+                .fetch_one(&mut conn)
+                .await
+                .context("Failed to look up the weir database")?;
         if !exists {
             sqlx::raw_sql("create database weir encoding 'UTF8' template template0")
                 .execute(&mut conn)
@@ -339,10 +347,15 @@ fn lock_data_dir(data_dir: &Path) -> anyhow::Result<Flock<fs::File>> {
 
 /// Blocking part of the start: folders, initdb on first start, configuration, pg_ctl.
 /// Returns whether the cluster was started here (false: it was already running).
-fn prepare_and_start(bins: &PgBinaries, user: &ClusterUser, layout: &ClusterLayout) -> anyhow::Result<bool> {
+fn prepare_and_start(
+    bins: &PgBinaries,
+    user: &ClusterUser,
+    layout: &ClusterLayout,
+) -> anyhow::Result<bool> {
     let cluster = &layout.cluster_dir;
     if let Some(parent) = cluster.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("Failed to create {}", parent.display()))?;
+        fs::create_dir_all(parent)
+            .with_context(|| format!("Failed to create {}", parent.display()))?;
         if layout.relocated_because.is_some() {
             // Only /var/lib/weir/clusters itself needs opening for the cluster user.
             for dir in [Path::new("/var/lib/weir"), parent] {
@@ -354,15 +367,22 @@ fn prepare_and_start(bins: &PgBinaries, user: &ClusterUser, layout: &ClusterLayo
     }
     let initialized = cluster.join("PG_VERSION").is_file();
     if !initialized {
-        fs::create_dir_all(cluster).with_context(|| format!("Failed to create {}", cluster.display()))?;
+        fs::create_dir_all(cluster)
+            .with_context(|| format!("Failed to create {}", cluster.display()))?;
         fs::set_permissions(cluster, fs::Permissions::from_mode(0o700))?;
         user.own(cluster)?;
         tracing::info!(cluster_dir = %cluster.display(), user = %user.name, "creating the embedded PostgreSQL cluster (first start)");
         let mut initdb = user.command(bins.program("initdb"), cluster);
-        initdb
-            .arg("-D")
-            .arg(cluster)
-            .args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--no-locale", "--no-instructions"]);
+        initdb.arg("-D").arg(cluster).args([
+            "-U",
+            SUPERUSER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-instructions",
+        ]);
         run(initdb).context("initdb failed to create the embedded cluster")?;
         let conf = cluster.join("postgresql.conf");
         let mut text = fs::read_to_string(&conf).context("Failed to read postgresql.conf")?;
@@ -388,7 +408,12 @@ fn prepare_and_start(bins: &PgBinaries, user: &ClusterUser, layout: &ClusterLayo
     user.own(&weir_conf)?;
 
     let mut status = user.command(bins.program("pg_ctl"), cluster);
-    status.arg("-D").arg(cluster).arg("status").stdout(Stdio::null()).stderr(Stdio::null());
+    status
+        .arg("-D")
+        .arg(cluster)
+        .arg("status")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     if status.status().map(|s| s.success()).unwrap_or(false) {
         tracing::info!(cluster_dir = %cluster.display(), "embedded PostgreSQL is already running (left by an earlier server); reusing it");
         return Ok(false);
@@ -404,9 +429,21 @@ fn prepare_and_start(bins: &PgBinaries, user: &ClusterUser, layout: &ClusterLayo
         .args(["-w", "-t", "60", "start"]);
     run(start).with_context(|| {
         let tail = fs::read_to_string(&log_file)
-            .map(|log| log.lines().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"))
+            .map(|log| {
+                log.lines()
+                    .rev()
+                    .take(10)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
             .unwrap_or_default();
-        format!("pg_ctl failed to start the embedded cluster; its log {} ends with:\n{tail}", log_file.display())
+        format!(
+            "pg_ctl failed to start the embedded cluster; its log {} ends with:\n{tail}",
+            log_file.display()
+        )
     })?;
     Ok(true)
 }
@@ -480,7 +517,10 @@ mod tests {
         let long = Path::new("/tmp").join("x".repeat(120));
         let me = ClusterUser {
             switch: false,
-            ..user(nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw())
+            ..user(
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            )
         };
         let layout = plan_layout(&long, &me);
         assert!(layout.socket_dir.join(SOCKET_FILE).as_os_str().len() <= MAX_SOCKET_PATH);

@@ -54,7 +54,11 @@ impl Database {
                 return Err(e);
             }
         };
-        let db = Database { pool, mode, embedded };
+        let db = Database {
+            pool,
+            mode,
+            embedded,
+        };
         if let Err(e) = weir_domain::db::migrate(&db.pool).await {
             db.close().await;
             return Err(e);
@@ -145,7 +149,9 @@ async fn serve_on(
         &site_root,
         args.bind,
     );
-    let local = listener.local_addr().context("Failed to read the listening address")?;
+    let local = listener
+        .local_addr()
+        .context("Failed to read the listening address")?;
     tracing::info!(
         address = %local,
         public_url,

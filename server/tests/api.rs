@@ -27,10 +27,15 @@ async fn ready_only_after_migrations(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn migrations_are_idempotent(pool: PgPool) {
     weir_domain::db::migrate(&pool).await.expect("first run");
-    weir_domain::db::migrate(&pool).await.expect("second run is a no-op");
+    weir_domain::db::migrate(&pool)
+        .await
+        .expect("second run is a no-op");
     let status = weir_domain::db::schema_status(&pool).await.expect("status");
     assert!(status.is_current());
-    assert_eq!(status.applied_version, Some(weir_domain::db::expected_schema_version()));
+    assert_eq!(
+        status.applied_version,
+        Some(weir_domain::db::expected_schema_version())
+    );
 }
 
 #[sqlx::test(migrations = false)]
@@ -40,14 +45,20 @@ async fn two_migrators_on_one_empty_database_both_succeed(pool: PgPool) {
         .connect_with(pool.connect_options().as_ref().clone())
         .await
         .expect("second pool");
-    let (a, b) = tokio::join!(weir_domain::db::migrate(&pool), weir_domain::db::migrate(&other));
+    let (a, b) = tokio::join!(
+        weir_domain::db::migrate(&pool),
+        weir_domain::db::migrate(&other)
+    );
     a.expect("first replica migrates");
     b.expect("second replica migrates");
     let (a, b) = tokio::join!(
         weir_domain::system::ensure_installation(&pool),
         weir_domain::system::ensure_installation(&other)
     );
-    assert_eq!(a.expect("first").instance_id, b.expect("second").instance_id);
+    assert_eq!(
+        a.expect("first").instance_id,
+        b.expect("second").instance_id
+    );
     let rows: i64 = sqlx::query_scalar("select count(*) from server_instance")
         .fetch_one(&pool)
         .await
@@ -69,7 +80,9 @@ async fn health_never_needs_the_database(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn system_info_reports_the_installation(pool: PgPool) {
-    let installed = weir_domain::system::ensure_installation(&pool).await.expect("installation");
+    let installed = weir_domain::system::ensure_installation(&pool)
+        .await
+        .expect("installation");
     let app = test_app(pool);
     let info = get(&app, "/api/v1/system/info").await;
     assert_eq!(info.status, 200, "{}", info.text);
@@ -77,7 +90,10 @@ async fn system_info_reports_the_installation(pool: PgPool) {
     assert_eq!(body["instance_id"], installed.instance_id.to_string());
     assert_eq!(body["version"], weir_api::VERSION);
     assert_eq!(body["database_mode"], "external");
-    assert_eq!(body["schema_version"], weir_domain::db::expected_schema_version());
+    assert_eq!(
+        body["schema_version"],
+        weir_domain::db::expected_schema_version()
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -127,7 +143,9 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape(pool: PgPool) {
 
     let wrong_method = send(
         &app,
-        Request::delete("/api/v1/system/info").body(Body::empty()).expect("request"),
+        Request::delete("/api/v1/system/info")
+            .body(Body::empty())
+            .expect("request"),
     )
     .await;
     assert_eq!(wrong_method.status, 405);
@@ -138,7 +156,10 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape(pool: PgPool) {
 async fn error_bodies_carry_the_request_id_of_the_header(pool: PgPool) {
     let app = test_app(pool);
     let fresh = get(&app, "/api/v1/nothing").await;
-    let id = fresh.header("x-request-id").expect("request id header").to_string();
+    let id = fresh
+        .header("x-request-id")
+        .expect("request id header")
+        .to_string();
     assert_eq!(fresh.json()["error"]["request_id"], id.as_str());
 
     let given = send(
@@ -160,27 +181,47 @@ async fn error_bodies_carry_the_request_id_of_the_header(pool: PgPool) {
             .expect("request"),
     )
     .await;
-    assert_ne!(hostile.header("x-request-id"), Some("a".repeat(300).as_str()));
+    assert_ne!(
+        hostile.header("x-request-id"),
+        Some("a".repeat(300).as_str())
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn every_kind_of_response_carries_the_security_headers(pool: PgPool) {
-    weir_domain::system::ensure_installation(&pool).await.expect("installation");
+    weir_domain::system::ensure_installation(&pool)
+        .await
+        .expect("installation");
     let app = test_app(pool);
-    for uri in ["/health", "/api/v1/system/info", "/api/v1/nope", "/", "/runs", "/no-such-page"] {
+    for uri in [
+        "/health",
+        "/api/v1/system/info",
+        "/api/v1/nope",
+        "/",
+        "/runs",
+        "/no-such-page",
+    ] {
         let answer = get(&app, uri).await;
-        let csp = answer.header("content-security-policy").unwrap_or_else(|| panic!("{uri}: no CSP"));
+        let csp = answer
+            .header("content-security-policy")
+            .unwrap_or_else(|| panic!("{uri}: no CSP"));
         assert!(csp.contains("frame-ancestors 'none'"), "{uri}: {csp}");
         assert!(csp.contains("object-src 'none'"), "{uri}: {csp}");
         assert!(!csp.contains("unsafe-inline"), "{uri}: {csp}");
-        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"), "{uri}");
+        assert_eq!(
+            answer.header("x-content-type-options"),
+            Some("nosniff"),
+            "{uri}"
+        );
         assert_eq!(answer.header("x-frame-options"), Some("DENY"), "{uri}");
     }
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn inline_scripts_carry_the_nonce_of_the_policy(pool: PgPool) {
-    weir_domain::system::ensure_installation(&pool).await.expect("installation");
+    weir_domain::system::ensure_installation(&pool)
+        .await
+        .expect("installation");
     let app = test_app(pool);
     let page = get(&app, "/").await;
     let csp = page.header("content-security-policy").expect("csp");
@@ -205,11 +246,17 @@ async fn the_openapi_document_is_served_and_committed(pool: PgPool) {
     assert_eq!(served.status, 200);
     let doc = served.json();
     assert_eq!(doc["openapi"], "3.1.0");
-    for path in ["/health", "/ready", "/api/v1/system/info", "/api/v1/system/migrations"] {
+    for path in [
+        "/health",
+        "/ready",
+        "/api/v1/system/info",
+        "/api/v1/system/migrations",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.json"))
-        .expect("openapi.json is committed at the repository root");
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.json"))
+            .expect("openapi.json is committed at the repository root");
     assert!(
         committed == weir_server::api::openapi_json(),
         "openapi.json is stale: regenerate it with `scripts/openapi`"
@@ -219,7 +266,9 @@ async fn the_openapi_document_is_served_and_committed(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn every_dashboard_page_renders_its_title(pool: PgPool) {
-    weir_domain::system::ensure_installation(&pool).await.expect("installation");
+    weir_domain::system::ensure_installation(&pool)
+        .await
+        .expect("installation");
     let app = test_app(pool);
     for (uri, heading) in [
         ("/", "Overview"),
@@ -239,11 +288,21 @@ async fn every_dashboard_page_renders_its_title(pool: PgPool) {
     ] {
         let page = get(&app, uri).await;
         assert_eq!(page.status, 200, "{uri}");
-        assert!(page.text.contains(&format!("<h1>{heading}</h1>")), "{uri} has its heading");
-        assert!(page.text.contains(&format!("<title>{heading} · Weir</title>")), "{uri} has its title");
+        assert!(
+            page.text.contains(&format!("<h1>{heading}</h1>")),
+            "{uri} has its heading"
+        );
+        assert!(
+            page.text
+                .contains(&format!("<title>{heading} · Weir</title>")),
+            "{uri} has its title"
+        );
     }
     let overview = get(&app, "/").await;
-    assert!(overview.text.contains("badge-ok"), "the overview shows the server's state");
+    assert!(
+        overview.text.contains("badge-ok"),
+        "the overview shows the server's state"
+    );
     assert!(overview.text.contains(weir_api::VERSION));
 }
 

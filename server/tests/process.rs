@@ -55,7 +55,11 @@ impl Server {
             {
                 return;
             }
-            assert!(Instant::now() < deadline, "not ready in {within:?}:\n{}", self.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "not ready in {within:?}:\n{}",
+                self.log_text()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -78,10 +82,17 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
-                assert!(status.success(), "clean exit after SIGTERM:\n{}", self.log_text());
+                assert!(
+                    status.success(),
+                    "clean exit after SIGTERM:\n{}",
+                    self.log_text()
+                );
                 return self.log_text();
             }
-            assert!(Instant::now() < deadline, "still running 60 s after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "still running 60 s after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -109,7 +120,11 @@ fn cluster_dir(data_dir: &Path) -> PathBuf {
 fn postmaster_running(cluster: &Path) -> bool {
     match std::fs::read_to_string(cluster.join("postmaster.pid")) {
         Ok(text) => {
-            let pid: i32 = text.lines().next().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+            let pid: i32 = text
+                .lines()
+                .next()
+                .and_then(|l| l.trim().parse().ok())
+                .unwrap_or(0);
             pid > 0 && Path::new(&format!("/proc/{pid}")).exists()
         }
         Err(_) => false,
@@ -129,16 +144,32 @@ async fn embedded_database_survives_a_restart() {
     assert_eq!(info["database_mode"], "embedded");
     let instance = info["instance_id"].clone();
     let cluster = cluster_dir(&data_dir);
-    assert!(postmaster_running(&cluster), "the cluster runs while the server does");
+    assert!(
+        postmaster_running(&cluster),
+        "the cluster runs while the server does"
+    );
     let log = first.stop();
-    assert!(log.contains(&cluster.display().to_string()), "the log names the cluster folder:\n{log}");
-    assert!(!postmaster_running(&cluster), "the cluster stops with the server");
+    assert!(
+        log.contains(&cluster.display().to_string()),
+        "the log names the cluster folder:\n{log}"
+    );
+    assert!(
+        !postmaster_running(&cluster),
+        "the cluster stops with the server"
+    );
 
     let mut second = Server::start(&envs, scratch.path(), "second");
     second.wait_ready(Duration::from_secs(60)).await;
-    assert_eq!(second.info().await["instance_id"], instance, "same installation after restart");
+    assert_eq!(
+        second.info().await["instance_id"],
+        instance,
+        "same installation after restart"
+    );
     let log = second.stop();
-    assert!(!log.contains("first start"), "the cluster is reused, not recreated:\n{log}");
+    assert!(
+        !log.contains("first start"),
+        "the cluster is reused, not recreated:\n{log}"
+    );
     assert!(!postmaster_running(&cluster));
 
     if cluster.starts_with("/var/lib/weir/clusters") {
@@ -163,7 +194,11 @@ async fn a_second_server_on_the_same_data_directory_is_refused() {
     .await
     .expect("join");
     assert!(!status.0.success());
-    assert!(status.1.contains("another weir-server is already using"), "{}", status.1);
+    assert!(
+        status.1.contains("another weir-server is already using"),
+        "{}",
+        status.1
+    );
 
     let cluster = cluster_dir(&data_dir);
     first.stop();
@@ -174,22 +209,35 @@ async fn a_second_server_on_the_same_data_directory_is_refused() {
 
 #[tokio::test]
 async fn two_servers_migrating_one_empty_database_both_come_up() {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL names a Postgres server for tests");
+    let base =
+        std::env::var("DATABASE_URL").expect("DATABASE_URL names a Postgres server for tests");
     let admin = sqlx::PgPool::connect(&base).await.expect("connect");
     let name = format!("weir_race_{}", uuid::Uuid::new_v4().simple());
-    sqlx::raw_sql(&format!("create database {name}")).execute(&admin).await.expect("create");
+    sqlx::raw_sql(&format!("create database {name}"))
+        .execute(&admin)
+        .await
+        .expect("create");
     let mut url = reqwest::Url::parse(&base).expect("url");
     url.set_path(&format!("/{name}"));
 
     let scratch = tempfile::tempdir().expect("tempdir");
-    let envs = [("DATABASE_URL", url.as_str()), ("WEIR_DATA_DIR", scratch.path().to_str().expect("utf-8"))];
+    let envs = [
+        ("DATABASE_URL", url.as_str()),
+        ("WEIR_DATA_DIR", scratch.path().to_str().expect("utf-8")),
+    ];
     let mut a = Server::start(&envs, scratch.path(), "a");
     let mut b = Server::start(&envs, scratch.path(), "b");
-    tokio::join!(a.wait_ready(Duration::from_secs(30)), b.wait_ready(Duration::from_secs(30)));
+    tokio::join!(
+        a.wait_ready(Duration::from_secs(30)),
+        b.wait_ready(Duration::from_secs(30))
+    );
     assert_eq!(a.info().await["instance_id"], b.info().await["instance_id"]);
     a.stop();
     b.stop();
-    sqlx::raw_sql(&format!("drop database {name} with (force)")).execute(&admin).await.expect("drop");
+    sqlx::raw_sql(&format!("drop database {name} with (force)"))
+        .execute(&admin)
+        .await
+        .expect("drop");
 }
 
 #[test]

@@ -122,17 +122,42 @@ pub fn Secrets() -> impl IntoView {
 }
 
 const SETTINGS_SECTIONS: &[(&str, &str, &str)] = &[
-    ("profile", "Profile", "Your display name, email and password."),
-    ("api-keys", "API keys", "Keys for the CLI and SDK: create, list, revoke."),
-    ("users", "Users", "Accounts on this server and service accounts (administrators)."),
-    ("teams", "Teams", "Teams, their members and roles, and invitation links."),
-    ("audit", "Audit log", "Sign-ins, key and role changes, invitations (administrators)."),
+    (
+        "profile",
+        "Profile",
+        "Your display name, email and password.",
+    ),
+    (
+        "api-keys",
+        "API keys",
+        "Keys for the CLI and SDK: create, list, revoke.",
+    ),
+    (
+        "users",
+        "Users",
+        "Accounts on this server and service accounts (administrators).",
+    ),
+    (
+        "teams",
+        "Teams",
+        "Teams, their members and roles, and invitation links.",
+    ),
+    (
+        "audit",
+        "Audit log",
+        "Sign-ins, key and role changes, invitations (administrators).",
+    ),
 ];
 
 #[component]
 pub fn Settings() -> impl IntoView {
     let params = use_params_map();
-    let section = move || params.read().get("section").unwrap_or_else(|| "profile".into());
+    let section = move || {
+        params
+            .read()
+            .get("section")
+            .unwrap_or_else(|| "profile".into())
+    };
     let current = move || {
         SETTINGS_SECTIONS
             .iter()

@@ -9,7 +9,6 @@ use crate::AppError;
 #[server(prefix = "/fn", endpoint = "server_info")]
 pub async fn get_server_info() -> Result<ServerInfo, AppError> {
     let pool = use_context::<sqlx::PgPool>().ok_or(AppError::Internal)?;
-    let runtime =
-        use_context::<weir_domain::system::RuntimeFacts>().ok_or(AppError::Internal)?;
+    let runtime = use_context::<weir_domain::system::RuntimeFacts>().ok_or(AppError::Internal)?;
     Ok(weir_domain::system::server_info(&pool, &runtime).await?)
 }

@@ -57,17 +57,16 @@ impl SchemaStatus {
 /// Reads the migration table. A database that was never migrated has no such table:
 /// that is "nothing applied", not an error.
 pub async fn schema_status(db: impl sqlx::PgExecutor<'_> + Copy) -> anyhow::Result<SchemaStatus> {
-    let table_exists: bool = sqlx::query_scalar::<Postgres, bool>(
-        "select to_regclass('_sqlx_migrations') is not null",
-    )
-    .fetch_one(db)
-    .await
-    .context("Failed to look for the migrations table")?;
+    let table_exists: bool =
+        sqlx::query_scalar::<Postgres, bool>("select to_regclass('_sqlx_migrations') is not null")
+            .fetch_one(db)
+            .await
+            .context("Failed to look for the migrations table")?;
     let applied: Vec<i64> = if table_exists {
         sqlx::query_scalar!("select version from _sqlx_migrations where success order by version")
             .fetch_all(db)
-        .await
-        .context("Failed to read applied migrations")?
+            .await
+            .context("Failed to read applied migrations")?
     } else {
         Vec::new()
     };

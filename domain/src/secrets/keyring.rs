@@ -105,7 +105,7 @@ impl Keyring {
         if keys.is_empty() {
             return Err(KeyringError::Empty);
         }
-        keys.sort_by(|a, b| b.version.cmp(&a.version));
+        keys.sort_by_key(|k| std::cmp::Reverse(k.version));
         Ok(Keyring { keys })
     }
 
@@ -141,7 +141,9 @@ impl Keyring {
 
     /// The key that wraps new data keys.
     pub fn current(&self) -> &MasterKey {
-        self.keys.first().expect("BUG: a parsed keyring is never empty")
+        self.keys
+            .first()
+            .expect("BUG: a parsed keyring is never empty")
     }
 
     /// The key of a given version, to unwrap data keys stored under it.
@@ -179,8 +181,8 @@ mod tests {
 
     #[test]
     fn newest_version_is_current_whatever_the_order() {
-        let ring = Keyring::parse(&format!("v1:{},v3:{}, v2:{}", key(1), key(3), key(2)))
-            .expect("valid");
+        let ring =
+            Keyring::parse(&format!("v1:{},v3:{}, v2:{}", key(1), key(3), key(2))).expect("valid");
         assert_eq!(ring.versions(), vec![3, 2, 1]);
         assert_eq!(ring.current().version(), 3);
         assert_eq!(ring.current().expose(), &[3u8; KEY_LEN]);
@@ -246,7 +248,10 @@ mod tests {
         let path = dir.path().join("nested/secrets.keys");
         let (first, created) = Keyring::load_or_create_file(&path).expect("created");
         assert!(created);
-        let mode = std::fs::metadata(&path).expect("exists").permissions().mode();
+        let mode = std::fs::metadata(&path)
+            .expect("exists")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let (again, created) = Keyring::load_or_create_file(&path).expect("read");
         assert!(!created);

@@ -31,7 +31,10 @@ pub async fn installation(pool: &PgPool) -> Result<Installation> {
 }
 
 /// Applied migrations, one page at a time in version order.
-pub async fn list_migrations(pool: &PgPool, query: &PageQuery) -> Result<Page<Migration>, ListError> {
+pub async fn list_migrations(
+    pool: &PgPool,
+    query: &PageQuery,
+) -> Result<Page<Migration>, ListError> {
     let limit = query.limit().map_err(ListError::Invalid)?;
     let after = query.cursor::<i64>().map_err(ListError::Invalid)?;
     let rows = crate::db::list_migrations(pool, after, limit)
@@ -67,7 +70,10 @@ pub struct RuntimeFacts {
 }
 
 /// What `GET /api/v1/system/info` and the overview page show.
-pub async fn server_info(pool: &PgPool, runtime: &RuntimeFacts) -> Result<weir_api::system::ServerInfo> {
+pub async fn server_info(
+    pool: &PgPool,
+    runtime: &RuntimeFacts,
+) -> Result<weir_api::system::ServerInfo> {
     let installation = repo::installation(pool).await?;
     let schema = crate::db::schema_status(pool)
         .await

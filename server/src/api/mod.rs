@@ -56,7 +56,10 @@ pub fn openapi_json() -> String {
 pub fn router() -> Router<AppState> {
     let (routes, _) = documented().split_for_parts();
     routes
-        .route("/api/v1/openapi.json", axum::routing::get(system::openapi_document))
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(system::openapi_document),
+        )
         .route("/api/v1", any(api_not_found))
         .route("/api/v1/", any(api_not_found))
         .route("/api/v1/{*rest}", any(api_not_found))

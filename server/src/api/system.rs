@@ -13,7 +13,9 @@ use crate::http::error::ApiResult;
 use crate::http::extract::{AppJson, AppQuery};
 
 pub fn root_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health)).routes(routes!(ready))
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
 }
 
 pub fn v1_router() -> OpenApiRouter<AppState> {

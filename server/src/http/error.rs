@@ -87,7 +87,8 @@ impl IntoResponse for ApiError {
             ApiError::Validation(fields) => fields,
             _ => Vec::new(),
         };
-        let status = StatusCode::from_u16(code.status()).expect("BUG: error codes map to valid statuses");
+        let status =
+            StatusCode::from_u16(code.status()).expect("BUG: error codes map to valid statuses");
         let body = ErrorResponse {
             error: ErrorBody {
                 code,

@@ -50,7 +50,12 @@ fn is_json(content_type: Option<&axum::http::HeaderValue>) -> bool {
     let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let mime = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -59,7 +64,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(value) => {
-            de.end().map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+            de.end()
+                .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
             Ok(value)
         }
         Err(err) => {
@@ -67,13 +73,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let inner = err.into_inner();
             match inner.classify() {
                 serde_json::error::Category::Data => Err(ApiError::field(
-                    if path == "." { "body".to_string() } else { path },
+                    if path == "." {
+                        "body".to_string()
+                    } else {
+                        path
+                    },
                     strip_position(&inner.to_string()),
                 )),
                 serde_json::error::Category::Eof | serde_json::error::Category::Syntax => {
                     Err(ApiError::BadRequest(format!("malformed JSON: {inner}")))
                 }
-                serde_json::error::Category::Io => Err(ApiError::BadRequest("the request body could not be read".into())),
+                serde_json::error::Category::Io => Err(ApiError::BadRequest(
+                    "the request body could not be read".into(),
+                )),
             }
         }
     }
@@ -105,7 +117,11 @@ where
             .map(AppQuery)
             .map_err(|err| {
                 let path = err.path().to_string();
-                let field = if path == "." { "query".to_string() } else { path };
+                let field = if path == "." {
+                    "query".to_string()
+                } else {
+                    path
+                };
                 ApiError::field(field, err.into_inner().to_string())
             })
     }
@@ -137,15 +153,24 @@ mod tests {
 
     fn router() -> Router {
         Router::new()
-            .route("/json", post(|AppJson(input): AppJson<Input>| async move { AppJson(input) }))
-            .route("/query", get(|AppQuery(q): AppQuery<weir_api::PageQuery>| async move { AppJson(q) }))
+            .route(
+                "/json",
+                post(|AppJson(input): AppJson<Input>| async move { AppJson(input) }),
+            )
+            .route(
+                "/query",
+                get(|AppQuery(q): AppQuery<weir_api::PageQuery>| async move { AppJson(q) }),
+            )
     }
 
     async fn call(req: axum::http::Request<Body>) -> (u16, serde_json::Value) {
         let res = router().oneshot(req).await.expect("infallible");
         let status = res.status().as_u16();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        (status, serde_json::from_slice(&bytes).expect("every answer is JSON"))
+        (
+            status,
+            serde_json::from_slice(&bytes).expect("every answer is JSON"),
+        )
     }
 
     fn post_json(body: &str, content_type: Option<&str>) -> axum::http::Request<Body> {
@@ -158,7 +183,11 @@ mod tests {
 
     #[tokio::test]
     async fn valid_json_is_accepted() {
-        let (status, body) = call(post_json(r#"{"name":"a","limit":3}"#, Some("application/json"))).await;
+        let (status, body) = call(post_json(
+            r#"{"name":"a","limit":3}"#,
+            Some("application/json"),
+        ))
+        .await;
         assert_eq!(status, 200);
         assert_eq!(body["name"], "a");
     }
@@ -168,12 +197,21 @@ mod tests {
         let (status, body) = call(post_json(r#"{"name": "a", "#, Some("application/json"))).await;
         assert_eq!(status, 400);
         assert_eq!(body["error"]["code"], "bad_request");
-        assert!(body["error"]["message"].as_str().expect("message").starts_with("malformed JSON"));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .expect("message")
+                .starts_with("malformed JSON")
+        );
     }
 
     #[tokio::test]
     async fn trailing_garbage_is_malformed() {
-        let (status, _) = call(post_json(r#"{"name":"a","limit":3} x"#, Some("application/json"))).await;
+        let (status, _) = call(post_json(
+            r#"{"name":"a","limit":3} x"#,
+            Some("application/json"),
+        ))
+        .await;
         assert_eq!(status, 400);
     }
 
@@ -193,27 +231,44 @@ mod tests {
     async fn a_missing_field_is_a_422() {
         let (status, body) = call(post_json(r#"{"name":"a"}"#, Some("application/json"))).await;
         assert_eq!(status, 422);
-        assert!(body["error"]["fields"][0]["message"].as_str().expect("msg").contains("limit"));
+        assert!(
+            body["error"]["fields"][0]["message"]
+                .as_str()
+                .expect("msg")
+                .contains("limit")
+        );
     }
 
     #[tokio::test]
     async fn a_body_that_is_not_json_is_a_415() {
-        let (status, body) = call(post_json("name=a", Some("application/x-www-form-urlencoded"))).await;
+        let (status, body) = call(post_json(
+            "name=a",
+            Some("application/x-www-form-urlencoded"),
+        ))
+        .await;
         assert_eq!(status, 415);
         assert_eq!(body["error"]["code"], "unsupported_media_type");
         let (status, _) = call(post_json("{}", None)).await;
         assert_eq!(status, 415);
-        let (status, _) = call(post_json(r#"{"name":"a","limit":1}"#, Some("application/merge-patch+json; charset=utf-8"))).await;
+        let (status, _) = call(post_json(
+            r#"{"name":"a","limit":1}"#,
+            Some("application/merge-patch+json; charset=utf-8"),
+        ))
+        .await;
         assert_eq!(status, 200);
     }
 
     #[tokio::test]
     async fn a_bad_query_parameter_is_a_422_naming_it() {
-        let req = axum::http::Request::get("/query?limit=lots").body(Body::empty()).expect("request");
+        let req = axum::http::Request::get("/query?limit=lots")
+            .body(Body::empty())
+            .expect("request");
         let (status, body) = call(req).await;
         assert_eq!(status, 422);
         assert_eq!(body["error"]["fields"][0]["field"], "limit");
-        let req = axum::http::Request::get("/query?limit=5&cursor=abc").body(Body::empty()).expect("request");
+        let req = axum::http::Request::get("/query?limit=5&cursor=abc")
+            .body(Body::empty())
+            .expect("request");
         let (status, body) = call(req).await;
         assert_eq!(status, 200);
         assert_eq!(body["limit"], 5);

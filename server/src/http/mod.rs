@@ -34,11 +34,16 @@ pub fn app(state: AppState) -> Router {
         move || weir_app::shell(options.clone())
     };
     let pages = Router::<AppState>::new()
-        .leptos_routes_with_context(&state, generate_route_list(weir_app::App), page_context.clone(), shell)
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            page_context,
-            weir_app::shell,
-        ));
+        .leptos_routes_with_context(
+            &state,
+            generate_route_list(weir_app::App),
+            page_context.clone(),
+            shell,
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(page_context, weir_app::shell));
 
     crate::api::router()
         .merge(pages)

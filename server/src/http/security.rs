@@ -28,8 +28,16 @@ pub async fn headers(mut req: Request, next: Next) -> Response {
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::X_FRAME_OPTIONS, "DENY");
     set(h, header::REFERRER_POLICY, "no-referrer");
-    set(h, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
-    set(h, HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
+    set(
+        h,
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
+    set(
+        h,
+        HeaderName::from_static("cross-origin-resource-policy"),
+        "same-origin",
+    );
     if is_api && !h.contains_key(header::CACHE_CONTROL) {
         set(h, header::CACHE_CONTROL, "no-store");
     }
@@ -37,5 +45,8 @@ pub async fn headers(mut req: Request, next: Next) -> Response {
 }
 
 fn set(headers: &mut axum::http::HeaderMap, name: HeaderName, value: &str) {
-    headers.insert(name, HeaderValue::from_str(value).expect("BUG: header values are ASCII"));
+    headers.insert(
+        name,
+        HeaderValue::from_str(value).expect("BUG: header values are ASCII"),
+    );
 }

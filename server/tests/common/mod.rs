@@ -19,7 +19,12 @@ pub fn test_app(pool: PgPool) -> Router {
         database_mode: DatabaseMode::External,
     };
     let site = std::env::temp_dir().join("weir-test-site-absent");
-    app(AppState::new(pool, runtime, &site, SocketAddr::from(([127, 0, 0, 1], 0))))
+    app(AppState::new(
+        pool,
+        runtime,
+        &site,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    ))
 }
 
 pub struct Answer {
@@ -30,8 +35,7 @@ pub struct Answer {
 
 impl Answer {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {

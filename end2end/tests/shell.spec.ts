@@ -1,0 +1,55 @@
+import { test, expect } from '@playwright/test';
+import { ready, watchErrors } from './helpers';
+
+test('the overview shows the server and the navigation', async ({ page, javaScriptEnabled }) => {
+  const errors = watchErrors(page);
+  await page.goto('/');
+  await ready(page, javaScriptEnabled);
+
+  await expect(page).toHaveTitle('Overview · Weir');
+  await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+  const server = page.getByRole('region', { name: 'This server' });
+  await expect(server.getByText('Ready')).toBeVisible();
+  await expect(server.getByText('Schema version')).toBeVisible();
+
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  for (const name of ['Overview', 'Pipelines', 'Runs', 'Artifacts', 'Models', 'Stacks', 'Components', 'Secrets', 'Settings']) {
+    await expect(nav.getByRole('link', { name, exact: true })).toBeVisible();
+  }
+  await expect(nav.getByRole('link', { name: 'Overview' })).toHaveAttribute('aria-current', 'page');
+  expect(errors).toEqual([]);
+});
+
+test('navigating to a page that has not landed says so', async ({ page, javaScriptEnabled }) => {
+  const errors = watchErrors(page);
+  await page.goto('/');
+  await ready(page, javaScriptEnabled);
+
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Runs' }).click();
+  await expect(page).toHaveURL(/\/runs$/);
+  await expect(page.getByRole('heading', { level: 1, name: 'Runs' })).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Not available yet' })).toBeVisible();
+  await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Runs' }))
+    .toHaveAttribute('aria-current', 'page');
+  await expect(page).toHaveTitle('Runs · Weir');
+  expect(errors).toEqual([]);
+});
+
+test('settings sections are tabs', async ({ page, javaScriptEnabled }) => {
+  await page.goto('/settings');
+  await ready(page, javaScriptEnabled);
+  const tabs = page.getByRole('navigation', { name: 'Settings sections' });
+  await tabs.getByRole('link', { name: 'Teams' }).click();
+  await expect(page).toHaveURL(/\/settings\/teams$/);
+  await expect(tabs.getByRole('link', { name: 'Teams' })).toHaveAttribute('aria-current', 'page');
+  await expect(page.getByRole('heading', { level: 2, name: 'Teams' })).toBeVisible();
+});
+
+test('an unknown address shows the 404 page', async ({ page, javaScriptEnabled }) => {
+  const response = await page.goto('/no-such-page');
+  expect(response?.status()).toBe(404);
+  await ready(page, javaScriptEnabled);
+  await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+  await page.getByRole('link', { name: 'Go to the overview' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+});
