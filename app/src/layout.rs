@@ -78,7 +78,6 @@ pub fn Layout(children: Children) -> impl IntoView {
             <div class="main">
                 <header class="topbar">
                     <span class="topbar-title">"MLOps control plane"</span>
-                    <A href="/sign-in" attr:class="button secondary">"Sign in"</A>
                 </header>
                 <main class="content">{children()}</main>
             </div>
