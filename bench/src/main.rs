@@ -46,13 +46,22 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn startup(server: PathBuf, base_url: &str, runs: usize, idle: Duration) -> anyhow::Result<()> {
+async fn startup(
+    server: PathBuf,
+    base_url: &str,
+    runs: usize,
+    idle: Duration,
+) -> anyhow::Result<()> {
     if runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let admin = sqlx::PgPool::connect(base_url).await.context("connect to DATABASE_URL")?;
+    let admin = sqlx::PgPool::connect(base_url)
+        .await
+        .context("connect to DATABASE_URL")?;
     let name = format!("weir_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::raw_sql(&format!("create database {name}")).execute(&admin).await?;
+    sqlx::raw_sql(&format!("create database {name}"))
+        .execute(&admin)
+        .await?;
     let mut url = reqwest::Url::parse(base_url)?;
     url.set_path(&format!("/{name}"));
     let data_dir = std::env::temp_dir().join(format!("{name}-data"));
@@ -85,7 +94,10 @@ async fn startup(server: PathBuf, base_url: &str, runs: usize, idle: Duration) -
         anyhow::Ok(())
     }
     .await;
-    sqlx::raw_sql(&format!("drop database {name} with (force)")).execute(&admin).await.ok();
+    sqlx::raw_sql(&format!("drop database {name} with (force)"))
+        .execute(&admin)
+        .await
+        .ok();
     std::fs::remove_dir_all(&data_dir).ok();
     result
 }
@@ -97,7 +109,9 @@ async fn measure_once(
     data_dir: &PathBuf,
     idle: Duration,
 ) -> anyhow::Result<(f64, u64)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let client = reqwest::Client::new();
     let ready_url = format!("http://127.0.0.1:{port}/ready");
     let started = Instant::now();
