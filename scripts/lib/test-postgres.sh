@@ -6,11 +6,11 @@ TEST_PG_STARTED=""
 TEST_PG_DIR=""
 
 test_pg_start() {
-  if [ -n "${DATABASE_URL:-}" ]; then
+  if [ -z "${WEIR_TEST_OWN_PG:-}" ] && [ -n "${DATABASE_URL:-}" ]; then
     log "tests use DATABASE_URL"
     return 0
   fi
-  if command -v psql >/dev/null && psql -qtA "postgres://postgres@127.0.0.1:5432/postgres" -c "select 1" >/dev/null 2>&1; then
+  if [ -z "${WEIR_TEST_OWN_PG:-}" ] && command -v psql >/dev/null && psql -qtA "postgres://postgres@127.0.0.1:5432/postgres" -c "select 1" >/dev/null 2>&1; then
     export DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres"
     log "tests use the PostgreSQL server at 127.0.0.1:5432"
     return 0
