@@ -2,6 +2,8 @@
 //! compiles to wasm and is the one vocabulary every side of Weir speaks.
 
 pub mod error;
+pub mod identity;
+pub mod names;
 pub mod pagination;
 pub mod system;
 

@@ -76,6 +76,16 @@ pub struct ServerArgs {
     #[arg(long, env = "WEIR_SECRETS_KEY_FILE")]
     pub secrets_key_file: Option<PathBuf>,
 
+    /// At first start (no user yet), create this administrator instead of printing a
+    /// one-time setup link. Needs WEIR_ADMIN_PASSWORD_FILE.
+    #[arg(long, env = "WEIR_ADMIN_NAME", requires = "admin_password_file")]
+    pub admin_name: Option<String>,
+
+    /// File holding the first administrator's password (its first line), for
+    /// WEIR_ADMIN_NAME. Read at first start only.
+    #[arg(long, env = "WEIR_ADMIN_PASSWORD_FILE", requires = "admin_name")]
+    pub admin_password_file: Option<PathBuf>,
+
     /// Log line format.
     #[arg(long, env = "WEIR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -101,6 +101,48 @@ fn load_keyring(args: &ServerArgs) -> anyhow::Result<Keyring> {
     Ok(ring)
 }
 
+/// With no user yet: create the deployment's administrator, or print a setup link.
+async fn first_start(args: &ServerArgs, pool: &PgPool, public_url: &str) -> anyhow::Result<()> {
+    use weir_domain::identity::bootstrap::{Bootstrap, bootstrap};
+    let admin = match (&args.admin_name, &args.admin_password_file) {
+        (Some(name), Some(file)) => {
+            let text = std::fs::read_to_string(file).with_context(|| {
+                format!("Failed to read WEIR_ADMIN_PASSWORD_FILE {}", file.display())
+            })?;
+            let password = text.lines().next().unwrap_or_default().to_string();
+            Some((name.clone(), secrecy::SecretString::from(password)))
+        }
+        _ => None,
+    };
+    match bootstrap(pool, admin).await {
+        Ok(Bootstrap::AlreadySetUp) => {}
+        Ok(Bootstrap::AdminCreated { name }) => {
+            tracing::info!(admin = %name, "first start: created the administrator named by WEIR_ADMIN_NAME");
+        }
+        Ok(Bootstrap::SetupToken(token)) => {
+            // Printed, not logged: the link is a one-time credential meant for the
+            // person starting the server, not for log collectors.
+            println!(
+                "\nWeir has no administrator yet. Open this one-time link to create one:\n\n    {public_url}/setup?token={}\n",
+                token.expose_secret()
+            );
+            tracing::info!("first start: printed a one-time setup link on standard output");
+        }
+        Err(weir_domain::DomainError::Validation(fields)) => {
+            let problems: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{} {}", f.field, f.message))
+                .collect();
+            anyhow::bail!(
+                "cannot create the first administrator: {}",
+                problems.join("; ")
+            );
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("first-start setup failed")),
+    }
+    Ok(())
+}
+
 /// `weir-server migrate`.
 pub async fn migrate_only(args: ServerArgs) -> anyhow::Result<()> {
     let db = Database::open(&args).await?;
@@ -132,6 +174,7 @@ async fn serve_on(
     public_url: &str,
 ) -> anyhow::Result<()> {
     let installation = weir_domain::system::ensure_installation(&db.pool).await?;
+    first_start(args, &db.pool, public_url).await?;
     let site_root = args.site_root();
     if !site_root.join("pkg").is_dir() {
         tracing::warn!(
@@ -140,14 +183,17 @@ async fn serve_on(
              interactivity (build with `cargo leptos build`, or set WEIR_SITE_ROOT)"
         );
     }
+    let sessions = crate::http::state::prepare_session_store(&db.pool).await?;
     let state = AppState::new(
         db.pool.clone(),
+        sessions,
         RuntimeFacts {
             started_at,
             database_mode: db.mode,
         },
         &site_root,
         args.bind,
+        public_url,
     );
     let local = listener
         .local_addr()
@@ -163,7 +209,11 @@ async fn serve_on(
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let mut rx = shutdown_rx.clone();
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+    let server = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
         let _ = rx.wait_for(|stop| *stop).await;
     });
     let server = tokio::spawn(async move { server.await });

@@ -5,12 +5,12 @@ mod common;
 
 use axum::body::Body;
 use axum::http::Request;
-use common::{get, send, test_app};
+use common::{admin_key, bearer, get, get_with, send, test_app};
 use sqlx::PgPool;
 
 #[sqlx::test(migrations = false)]
 async fn ready_only_after_migrations(pool: PgPool) {
-    let app = test_app(pool.clone());
+    let app = test_app(pool.clone()).await;
     let before = get(&app, "/ready").await;
     assert_eq!(before.status, 503);
     let body = before.json();
@@ -68,7 +68,7 @@ async fn two_migrators_on_one_empty_database_both_succeed(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn health_never_needs_the_database(pool: PgPool) {
-    let app = test_app(pool.clone());
+    let app = test_app(pool.clone()).await;
     pool.close().await;
     let health = get(&app, "/health").await;
     assert_eq!(health.status, 200);
@@ -83,8 +83,15 @@ async fn system_info_reports_the_installation(pool: PgPool) {
     let installed = weir_domain::system::ensure_installation(&pool)
         .await
         .expect("installation");
-    let app = test_app(pool);
-    let info = get(&app, "/api/v1/system/info").await;
+    let app = test_app(pool.clone()).await;
+    assert_eq!(get(&app, "/api/v1/system/info").await.status, 401);
+    let key = admin_key(&app, &pool).await;
+    let info = get_with(
+        &app,
+        "/api/v1/system/info",
+        &[("authorization", &bearer(&key))],
+    )
+    .await;
     assert_eq!(info.status, 200, "{}", info.text);
     let body = info.json();
     assert_eq!(body["instance_id"], installed.instance_id.to_string());
@@ -98,8 +105,11 @@ async fn system_info_reports_the_installation(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn migrations_are_listed_in_pages(pool: PgPool) {
-    let app = test_app(pool);
-    let page = get(&app, "/api/v1/system/migrations?limit=1").await;
+    let app = test_app(pool.clone()).await;
+    let key = admin_key(&app, &pool).await;
+    let auth = [("authorization", bearer(&key))];
+    let auth: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let page = get_with(&app, "/api/v1/system/migrations?limit=1", &auth).await;
     assert_eq!(page.status, 200, "{}", page.text);
     let body = page.json();
     let items = body["items"].as_array().expect("items");
@@ -110,7 +120,12 @@ async fn migrations_are_listed_in_pages(pool: PgPool) {
 
     // Past the last version there is nothing, and no cursor.
     let cursor = weir_api::Cursor::encode(&i64::MAX);
-    let empty = get(&app, &format!("/api/v1/system/migrations?cursor={cursor}")).await;
+    let empty = get_with(
+        &app,
+        &format!("/api/v1/system/migrations?cursor={cursor}"),
+        &auth,
+    )
+    .await;
     assert_eq!(empty.status, 200);
     assert_eq!(empty.json()["items"].as_array().expect("items").len(), 0);
     assert!(empty.json().get("next_cursor").is_none());
@@ -118,14 +133,20 @@ async fn migrations_are_listed_in_pages(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn bad_paging_input_is_a_422_naming_the_field(pool: PgPool) {
-    let app = test_app(pool);
+    let app = test_app(pool.clone()).await;
+    let key = admin_key(&app, &pool).await;
     for (query, field) in [
         ("limit=0", "limit"),
         ("limit=201", "limit"),
         ("limit=many", "limit"),
         ("cursor=%21%21", "cursor"),
     ] {
-        let answer = get(&app, &format!("/api/v1/system/migrations?{query}")).await;
+        let answer = get_with(
+            &app,
+            &format!("/api/v1/system/migrations?{query}"),
+            &[("authorization", &bearer(&key))],
+        )
+        .await;
         assert_eq!(answer.status, 422, "{query}: {}", answer.text);
         let body = answer.json();
         assert_eq!(body["error"]["code"], "validation");
@@ -135,7 +156,7 @@ async fn bad_paging_input_is_a_422_naming_the_field(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn unknown_routes_and_methods_answer_in_the_error_shape(pool: PgPool) {
-    let app = test_app(pool);
+    let app = test_app(pool.clone()).await;
     let missing = get(&app, "/api/v1/no-such-thing").await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.json()["error"]["code"], "not_found");
@@ -154,7 +175,7 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn error_bodies_carry_the_request_id_of_the_header(pool: PgPool) {
-    let app = test_app(pool);
+    let app = test_app(pool.clone()).await;
     let fresh = get(&app, "/api/v1/nothing").await;
     let id = fresh
         .header("x-request-id")
@@ -192,7 +213,7 @@ async fn every_kind_of_response_carries_the_security_headers(pool: PgPool) {
     weir_domain::system::ensure_installation(&pool)
         .await
         .expect("installation");
-    let app = test_app(pool);
+    let app = test_app(pool.clone()).await;
     for uri in [
         "/health",
         "/api/v1/system/info",
@@ -222,7 +243,7 @@ async fn inline_scripts_carry_the_nonce_of_the_policy(pool: PgPool) {
     weir_domain::system::ensure_installation(&pool)
         .await
         .expect("installation");
-    let app = test_app(pool);
+    let app = test_app(pool.clone()).await;
     let page = get(&app, "/").await;
     let csp = page.header("content-security-policy").expect("csp");
     let nonce = csp
@@ -241,7 +262,7 @@ async fn inline_scripts_carry_the_nonce_of_the_policy(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn the_openapi_document_is_served_and_committed(pool: PgPool) {
-    let app = test_app(pool);
+    let app = test_app(pool.clone()).await;
     let served = get(&app, "/api/v1/openapi.json").await;
     assert_eq!(served.status, 200);
     let doc = served.json();
@@ -269,7 +290,7 @@ async fn every_dashboard_page_renders_its_title(pool: PgPool) {
     weir_domain::system::ensure_installation(&pool)
         .await
         .expect("installation");
-    let app = test_app(pool);
+    let app = test_app(pool.clone()).await;
     for (uri, heading) in [
         ("/", "Overview"),
         ("/pipelines", "Pipelines"),
@@ -308,7 +329,7 @@ async fn every_dashboard_page_renders_its_title(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn unknown_pages_answer_404_with_a_page(pool: PgPool) {
-    let app = test_app(pool);
+    let app = test_app(pool.clone()).await;
     for uri in ["/no-such-page", "/settings/no-such-section"] {
         let page = get(&app, uri).await;
         assert_eq!(page.status, 404, "{uri}");

@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_weir-server");
+const ADMIN_PASSWORD: &str = "process test password";
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -24,11 +25,15 @@ impl Server {
     fn start(envs: &[(&str, &str)], log_dir: &Path, name: &str) -> Server {
         let port = free_port();
         let log = log_dir.join(format!("{name}.log"));
+        let password_file = log_dir.join("admin-password");
+        std::fs::write(&password_file, format!("{ADMIN_PASSWORD}\n")).expect("password file");
         let file = std::fs::File::create(&log).expect("log file");
         let mut cmd = Command::new(BIN);
         cmd.env_remove("DATABASE_URL")
             .env("WEIR_BIND", format!("127.0.0.1:{port}"))
             .env("WEIR_LOG", "info")
+            .env("WEIR_ADMIN_NAME", "admin")
+            .env("WEIR_ADMIN_PASSWORD_FILE", &password_file)
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("clone"))
             .stderr(file);
@@ -64,13 +69,31 @@ impl Server {
         }
     }
 
+    /// Signs in as the administrator the deployment created, then reads the info.
     async fn info(&self) -> serde_json::Value {
-        reqwest::get(self.url("/api/v1/system/info"))
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("client");
+        let signed_in = client
+            .post(self.url("/api/v1/sessions"))
+            .json(&serde_json::json!({"name": "admin", "password": ADMIN_PASSWORD}))
+            .send()
             .await
-            .expect("answers")
-            .json()
+            .expect("answers");
+        assert_eq!(
+            signed_in.status().as_u16(),
+            200,
+            "sign-in:\n{}",
+            self.log_text()
+        );
+        let info = client
+            .get(self.url("/api/v1/system/info"))
+            .send()
             .await
-            .expect("json")
+            .expect("answers");
+        assert_eq!(info.status().as_u16(), 200);
+        info.json().await.expect("json")
     }
 
     fn stop(mut self) -> String {
@@ -273,4 +296,81 @@ fn a_bad_keyring_stops_the_start_with_a_clear_message() {
     assert!(err.contains("WEIR_SECRETS_KEYS is invalid"), "{err}");
     assert!(err.contains("32 bytes"), "{err}");
     assert!(!err.contains("c2hvcnQ"), "the key is not echoed: {err}");
+}
+
+#[tokio::test]
+async fn first_start_without_an_admin_prints_a_one_time_setup_link() {
+    let base =
+        std::env::var("DATABASE_URL").expect("DATABASE_URL names a Postgres server for tests");
+    let admin = sqlx::PgPool::connect(&base).await.expect("connect");
+    let name = format!("weir_setup_{}", uuid::Uuid::new_v4().simple());
+    sqlx::raw_sql(&format!("create database {name}"))
+        .execute(&admin)
+        .await
+        .expect("create");
+    let mut url = reqwest::Url::parse(&base).expect("url");
+    url.set_path(&format!("/{name}"));
+
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let log = scratch.path().join("server.log");
+    let mut child = Command::new(BIN)
+        .env("DATABASE_URL", url.as_str())
+        .env("WEIR_DATA_DIR", scratch.path())
+        .env("WEIR_BIND", format!("127.0.0.1:{port}"))
+        .env("WEIR_PUBLIC_URL", "https://weir.example.com/")
+        .env_remove("WEIR_ADMIN_NAME")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let line = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("/setup?token="))
+    })
+    .await
+    .expect("join")
+    .expect("the setup link is printed");
+    let link = line.trim();
+    assert!(
+        link.starts_with("https://weir.example.com/setup?token="),
+        "{link}"
+    );
+    let token = link.rsplit('=').next().expect("token");
+    assert!(token.len() >= 40, "a long random token: {token}");
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !logged.contains(token),
+        "the token is printed, never logged"
+    );
+
+    let client = reqwest::Client::new();
+    let done = client
+        .post(format!("http://127.0.0.1:{port}/api/v1/setup"))
+        .json(&serde_json::json!({"token": token, "name": "first", "password": "the first admin's password"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(done.status().as_u16(), 201);
+    let set_cookie = done
+        .headers()
+        .get("set-cookie")
+        .expect("cookie")
+        .to_str()
+        .expect("ascii");
+    assert!(
+        set_cookie.contains("Secure"),
+        "https public URL makes cookies Secure: {set_cookie}"
+    );
+
+    let _ = child.kill();
+    let _ = child.wait();
+    sqlx::raw_sql(&format!("drop database {name} with (force)"))
+        .execute(&admin)
+        .await
+        .expect("drop");
 }

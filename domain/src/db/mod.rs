@@ -101,11 +101,11 @@ pub async fn list_migrations(
 ) -> anyhow::Result<Vec<AppliedMigration>> {
     sqlx::query_as!(
         AppliedMigration,
-        "select version, description, installed_on, success, execution_time
+        r#"select version, description, installed_on as "installed_on: chrono::DateTime<chrono::Utc>", success, execution_time
            from _sqlx_migrations
           where version > coalesce($1::bigint, -1)
           order by version
-          limit $2",
+          limit $2"#,
         after,
         i64::from(limit) + 1,
     )

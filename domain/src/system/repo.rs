@@ -21,7 +21,7 @@ pub(super) async fn insert_installation_if_absent(
 pub(super) async fn installation(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<Installation> {
     sqlx::query_as!(
         Installation,
-        r#"select instance_id, created_at as "installed_at" from server_instance"#
+        r#"select instance_id, created_at as "installed_at: chrono::DateTime<chrono::Utc>" from server_instance"#
     )
     .fetch_one(db)
     .await

@@ -1,6 +1,7 @@
 //! The REST API: one router per feature, merged here, with the OpenAPI document
 //! generated from the handlers' annotations.
 
+pub mod identity;
 pub mod system;
 
 use axum::Router;
@@ -23,14 +24,70 @@ use crate::http::error::{api_method_not_allowed, api_not_found};
     ),
     tags(
         (name = "system", description = "Liveness, readiness, version and schema of the server."),
+        (name = "identity", description = "First-start setup, sign-in, users and API keys."),
     ),
+    modifiers(&SecuritySchemes),
+    security(("api_key" = []), ("session" = [])),
     components(schemas(weir_api::ErrorResponse, weir_api::ErrorBody, weir_api::ErrorCode, weir_api::FieldError)),
 )]
 struct ApiDoc;
 
+/// Routes anyone may call without credentials; every other /api/v1 route answers 401.
+pub const PUBLIC_ROUTES: &[(&str, &str)] = &[
+    ("get", "/health"),
+    ("get", "/ready"),
+    ("get", "/api/v1/openapi.json"),
+    ("post", "/api/v1/setup"),
+    ("post", "/api/v1/sessions"),
+];
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key: `Authorization: Bearer weir_…`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "weir_session",
+                "The dashboard's session cookie; changes must come from the dashboard's own pages",
+            ))),
+        );
+        // Public routes need no credentials.
+        for (method, path) in PUBLIC_ROUTES {
+            if let Some(item) = doc.paths.paths.get_mut(*path) {
+                let op = match *method {
+                    "get" => item.get.as_mut(),
+                    "post" => item.post.as_mut(),
+                    _ => None,
+                };
+                if let Some(op) = op {
+                    op.security = Some(vec![
+                        utoipa::openapi::security::SecurityRequirement::default(),
+                    ]);
+                }
+            }
+        }
+    }
+}
+
 /// Every documented route, with its OpenAPI description.
 fn documented() -> OpenApiRouter<AppState> {
-    let v1 = OpenApiRouter::new().merge(system::v1_router());
+    let v1 = OpenApiRouter::new()
+        .merge(system::v1_router())
+        .merge(identity::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::root_router())
         .nest("/api/v1", v1)

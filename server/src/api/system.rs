@@ -8,7 +8,10 @@ use utoipa_axum::routes;
 use weir_api::pagination::{Page, PageQuery};
 use weir_api::system::{Health, HealthStatus, Migration, Readiness, ServerInfo};
 
+use weir_domain::identity::{Action, Resource, authorize};
+
 use crate::http::AppState;
+use crate::http::auth::Auth;
 use crate::http::error::ApiResult;
 use crate::http::extract::{AppJson, AppQuery};
 
@@ -53,9 +56,14 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 #[utoipa::path(get, path = "/system/info", tag = "system",
     responses(
         (status = 200, body = ServerInfo),
+        (status = 401, body = weir_api::ErrorResponse),
         (status = 503, description = "Database unavailable", body = weir_api::ErrorResponse),
     ))]
-pub async fn server_info(State(state): State<AppState>) -> ApiResult<AppJson<ServerInfo>> {
+pub async fn server_info(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+) -> ApiResult<AppJson<ServerInfo>> {
+    authorize(&principal, Action::Read, Resource::System)?;
     Ok(AppJson(
         weir_domain::system::server_info(&state.db, &state.runtime).await?,
     ))
@@ -66,12 +74,15 @@ pub async fn server_info(State(state): State<AppState>) -> ApiResult<AppJson<Ser
     params(PageQuery),
     responses(
         (status = 200, body = Page<Migration>),
+        (status = 401, body = weir_api::ErrorResponse),
         (status = 422, description = "Invalid `limit` or `cursor`", body = weir_api::ErrorResponse),
     ))]
 pub async fn list_migrations(
     State(state): State<AppState>,
+    Auth(principal): Auth,
     AppQuery(query): AppQuery<PageQuery>,
 ) -> ApiResult<AppJson<Page<Migration>>> {
+    authorize(&principal, Action::Read, Resource::System)?;
     Ok(AppJson(
         weir_domain::system::list_migrations(&state.db, &query).await?,
     ))

@@ -15,7 +15,15 @@ pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many attempts; try again in {0} s")]
+    RateLimited(u64),
     #[error("this resource does not accept the {0} method")]
     MethodNotAllowed(String),
     #[error("the request body is larger than the server accepts")]
@@ -38,7 +46,11 @@ impl ApiError {
     fn code(&self) -> ErrorCode {
         match self {
             ApiError::BadRequest(_) => ErrorCode::BadRequest,
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
             ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::RateLimited(_) => ErrorCode::RateLimited,
             ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
@@ -53,6 +65,13 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::NotFound => ApiError::NotFound("no such resource".into()),
+            DomainError::Unauthorized(m) => ApiError::Unauthorized(m),
+            DomainError::Forbidden(m) => ApiError::Forbidden(m),
+            DomainError::Validation(fields) => ApiError::Validation(fields),
+            DomainError::Conflict(m) => ApiError::Conflict(m),
+            DomainError::RateLimited { retry_after_secs } => {
+                ApiError::RateLimited(retry_after_secs)
+            }
             DomainError::Unavailable(e) => ApiError::Unavailable(e),
             DomainError::Internal(e) => ApiError::Internal(e),
         }
@@ -83,6 +102,10 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
+        let retry_after = match &self {
+            ApiError::RateLimited(secs) => Some(*secs),
+            _ => None,
+        };
         let fields = match self {
             ApiError::Validation(fields) => fields,
             _ => Vec::new(),
@@ -97,7 +120,20 @@ impl IntoResponse for ApiError {
                 request_id,
             },
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
+        if code == ErrorCode::Unauthorized {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"weir\""),
+            );
+        }
+        response
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP application: REST API, dashboard pages and static assets behind one stack
 //! of middleware (request ids, security headers, body limits, graceful shutdown).
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 mod request_id;
@@ -12,6 +13,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
 
 pub use state::AppState;
 
@@ -45,8 +48,17 @@ pub fn app(state: AppState) -> Router {
             _,
         >(page_context, weir_app::shell));
 
+    let sessions = SessionManagerLayer::new(state.sessions.clone())
+        .with_name(auth::SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(7)));
+
     crate::api::router()
         .merge(pages)
+        .layer(sessions)
+        .layer(middleware::from_fn(auth::same_origin_for_changes))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(security::headers))
         .layer(middleware::from_fn(request_id::trace_request))

@@ -4,9 +4,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use anyhow::Context;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;
+use tower_sessions_sqlx_store::PostgresStore;
 use weir_domain::system::RuntimeFacts;
 
 #[derive(Clone)]
@@ -16,10 +18,40 @@ pub struct AppState {
     pub runtime: RuntimeFacts,
     /// The OpenAPI document, rendered once.
     pub openapi_json: Arc<str>,
+    /// Browser sessions, in Postgres so every replica sees them.
+    pub sessions: PostgresStore,
+    /// Mark cookies Secure (the public URL is https).
+    pub secure_cookies: bool,
+}
+
+/// Creates the session store's table if needed. Serialized by an advisory lock so
+/// replicas starting together do not race on it.
+pub async fn prepare_session_store(pool: &PgPool) -> anyhow::Result<PostgresStore> {
+    let store = PostgresStore::new(pool.clone());
+    let mut lock = pool.begin().await.context("Failed to open a transaction")?;
+    sqlx::query("select pg_advisory_xact_lock(7467120002)")
+        .execute(&mut *lock)
+        .await
+        .context("Failed to take the session-store lock")?;
+    store
+        .migrate()
+        .await
+        .context("Failed to create the session store")?;
+    lock.commit()
+        .await
+        .context("Failed to release the session-store lock")?;
+    Ok(store)
 }
 
 impl AppState {
-    pub fn new(db: PgPool, runtime: RuntimeFacts, site_root: &Path, bind: SocketAddr) -> Self {
+    pub fn new(
+        db: PgPool,
+        sessions: PostgresStore,
+        runtime: RuntimeFacts,
+        site_root: &Path,
+        bind: SocketAddr,
+        public_url: &str,
+    ) -> Self {
         let leptos = LeptosOptions::builder()
             .output_name("weir")
             .site_root(site_root.display().to_string())
@@ -32,6 +64,8 @@ impl AppState {
             leptos,
             runtime,
             openapi_json: Arc::from(crate::api::openapi_json()),
+            sessions,
+            secure_cookies: public_url.starts_with("https://"),
         }
     }
 }

@@ -13,18 +13,123 @@ use weir_api::system::DatabaseMode;
 use weir_domain::system::RuntimeFacts;
 use weir_server::http::{AppState, app};
 
-pub fn test_app(pool: PgPool) -> Router {
+pub async fn test_app(pool: PgPool) -> Router {
     let runtime = RuntimeFacts {
         started_at: chrono::Utc::now(),
         database_mode: DatabaseMode::External,
     };
     let site = std::env::temp_dir().join("weir-test-site-absent");
+    let sessions = weir_server::http::state::prepare_session_store(&pool)
+        .await
+        .expect("session store");
     app(AppState::new(
         pool,
+        sessions,
         runtime,
         &site,
         SocketAddr::from(([127, 0, 0, 1], 0)),
+        "http://127.0.0.1:8080",
     ))
+}
+
+pub const ADMIN_PASSWORD: &str = "administrator password";
+
+/// Creates the first administrator as a deployment would (WEIR_ADMIN_NAME).
+pub async fn create_admin(pool: &PgPool) {
+    let outcome = weir_domain::identity::bootstrap::bootstrap(
+        pool,
+        Some((
+            "admin".into(),
+            secrecy::SecretString::from(ADMIN_PASSWORD.to_string()),
+        )),
+    )
+    .await
+    .expect("bootstrap");
+    assert!(matches!(
+        outcome,
+        weir_domain::identity::bootstrap::Bootstrap::AdminCreated { .. }
+    ));
+}
+
+/// Signs in through the REST API and returns the session cookie (`weir_session=…`).
+pub async fn sign_in(app: &Router, name: &str, password: &str) -> String {
+    let answer = post_json(
+        app,
+        "/api/v1/sessions",
+        serde_json::json!({"name": name, "password": password}),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "sign-in of {name}: {}", answer.text);
+    session_cookie(&answer).expect("a session cookie")
+}
+
+pub fn session_cookie(answer: &Answer) -> Option<String> {
+    answer
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("weir_session="))
+        .map(|c| c.split(';').next().unwrap_or_default().to_string())
+}
+
+/// An API key of the administrator, for tests of routes that need one.
+pub async fn admin_key(app: &Router, pool: &PgPool) -> String {
+    create_admin(pool).await;
+    let cookie = sign_in(app, "admin", ADMIN_PASSWORD).await;
+    create_key(app, &cookie, None).await
+}
+
+/// Creates an API key with a browser session (same-origin request).
+pub async fn create_key(app: &Router, cookie: &str, for_user: Option<&str>) -> String {
+    let mut body = serde_json::json!({"name": "test key"});
+    if let Some(user) = for_user {
+        body["user_id"] = serde_json::json!(user);
+    }
+    let answer = post_json(
+        app,
+        "/api/v1/api-keys",
+        body,
+        &[("cookie", cookie), ("origin", "http://localhost")],
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    answer.json()["secret"]
+        .as_str()
+        .expect("secret")
+        .to_string()
+}
+
+pub async fn post_json(
+    app: &Router,
+    uri: &str,
+    body: serde_json::Value,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut req = Request::post(uri)
+        .header("content-type", "application/json")
+        .header("host", "localhost");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    send(
+        app,
+        req.body(Body::from(body.to_string())).expect("request"),
+    )
+    .await
+}
+
+pub async fn get_with(app: &Router, uri: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut req = Request::get(uri).header("host", "localhost");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    send(app, req.body(Body::empty()).expect("request")).await
+}
+
+pub fn bearer(key: &str) -> String {
+    format!("Bearer {key}")
 }
 
 pub struct Answer {

@@ -1,0 +1,108 @@
+//! Users, sign-in, first-start setup and API keys on the wire.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A user account as shown to others. Never carries a password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    pub id: Uuid,
+    /// Login name, unique regardless of case.
+    pub name: String,
+    pub display_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Server administrator.
+    pub is_admin: bool,
+    /// Holds API keys only; cannot sign in with a password.
+    pub is_service_account: bool,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /api/v1/setup`: creates the first administrator with the one-time token the
+/// server printed at first start.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SetupRequest {
+    pub token: String,
+    pub name: String,
+    #[schema(format = Password)]
+    pub password: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// `POST /api/v1/sessions`: sign in with a password; answers with a session cookie.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SignInRequest {
+    pub name: String,
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+/// `POST /api/v1/users` (administrators): a person (with a password) or a service
+/// account (no password; API keys only).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateUserRequest {
+    pub name: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Required for people, absent for service accounts.
+    #[serde(default)]
+    #[schema(format = Password)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub is_admin: bool,
+    #[serde(default)]
+    pub is_service_account: bool,
+}
+
+/// An API key as listed: never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    /// The start of the key, to tell keys apart.
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /api/v1/api-keys`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateApiKeyRequest {
+    pub name: String,
+    /// Days until the key expires; absent for a key that does not expire.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+    /// For administrators: create the key for this service account instead.
+    #[serde(default)]
+    pub user_id: Option<Uuid>,
+}
+
+/// The answer to creating a key: the only time the key itself is shown.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedApiKey {
+    pub key: ApiKey,
+    /// Use as `Authorization: Bearer <secret>`. Not retrievable later.
+    pub secret: String,
+}
+
+/// Query of `GET /api/v1/api-keys`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ApiKeyQuery {
+    /// For administrators: list this user's keys instead of their own.
+    pub user_id: Option<Uuid>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}

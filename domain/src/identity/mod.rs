@@ -1,0 +1,150 @@
+//! Who is acting and what they may do: users, passwords, sign-in, API keys, the
+//! first-start bootstrap, and `authorize`, the one function that decides every access.
+
+pub mod api_keys;
+pub mod bootstrap;
+pub mod password;
+mod repo;
+pub mod sign_in;
+pub mod users;
+
+use uuid::Uuid;
+
+use crate::{DomainError, Result};
+
+/// How a principal proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// A browser session (cookie).
+    Session,
+    /// An API key (`Authorization: Bearer`).
+    ApiKey(Uuid),
+}
+
+/// An authenticated, active user acting now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub name: String,
+    pub is_admin: bool,
+    pub is_service_account: bool,
+    pub credential: Credential,
+}
+
+/// What a principal wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Read,
+    Create,
+    Update,
+    Delete,
+}
+
+/// What it wants to do it to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// Server-wide facts (version, schema): any signed-in user.
+    System,
+    /// The set of all users: listing and creating accounts.
+    Users,
+    /// One user's account.
+    User { id: Uuid },
+    /// The API keys of a user (a service account's keys are managed by admins).
+    ApiKeysOf {
+        user_id: Uuid,
+        is_service_account: bool,
+    },
+    /// The audit log.
+    AuditLog,
+}
+
+/// The one place that decides access (DESIGN §3). Handlers, server functions and the
+/// CLI's endpoints all come through here.
+pub fn authorize(principal: &Principal, action: Action, resource: Resource) -> Result<()> {
+    let allowed = principal.is_admin
+        || match resource {
+            Resource::System => action == Action::Read,
+            Resource::Users | Resource::AuditLog => false,
+            Resource::User { id } => {
+                id == principal.user_id && matches!(action, Action::Read | Action::Update)
+            }
+            Resource::ApiKeysOf {
+                user_id,
+                is_service_account,
+            } => user_id == principal.user_id && !is_service_account,
+        };
+    if allowed {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(
+            "you are not allowed to do this; an administrator can grant it".into(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(is_admin: bool) -> Principal {
+        Principal {
+            user_id: Uuid::new_v4(),
+            name: "p".into(),
+            is_admin,
+            is_service_account: false,
+            credential: Credential::Session,
+        }
+    }
+
+    #[test]
+    fn admins_may_do_everything() {
+        let admin = principal(true);
+        for resource in [
+            Resource::System,
+            Resource::Users,
+            Resource::User { id: Uuid::new_v4() },
+            Resource::ApiKeysOf {
+                user_id: Uuid::new_v4(),
+                is_service_account: true,
+            },
+            Resource::AuditLog,
+        ] {
+            for action in [Action::Read, Action::Create, Action::Update, Action::Delete] {
+                assert!(
+                    authorize(&admin, action, resource).is_ok(),
+                    "{action:?} {resource:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn users_manage_themselves_and_their_own_keys_only() {
+        let me = principal(false);
+        let other = Uuid::new_v4();
+        assert!(authorize(&me, Action::Read, Resource::System).is_ok());
+        assert!(authorize(&me, Action::Update, Resource::System).is_err());
+        assert!(authorize(&me, Action::Read, Resource::User { id: me.user_id }).is_ok());
+        assert!(authorize(&me, Action::Update, Resource::User { id: me.user_id }).is_ok());
+        assert!(authorize(&me, Action::Delete, Resource::User { id: me.user_id }).is_err());
+        assert!(authorize(&me, Action::Read, Resource::User { id: other }).is_err());
+        assert!(authorize(&me, Action::Read, Resource::Users).is_err());
+        assert!(authorize(&me, Action::Create, Resource::Users).is_err());
+        assert!(authorize(&me, Action::Read, Resource::AuditLog).is_err());
+        let mine = Resource::ApiKeysOf {
+            user_id: me.user_id,
+            is_service_account: false,
+        };
+        assert!(authorize(&me, Action::Create, mine).is_ok());
+        let theirs = Resource::ApiKeysOf {
+            user_id: other,
+            is_service_account: false,
+        };
+        assert!(authorize(&me, Action::Read, theirs).is_err());
+        let service = Resource::ApiKeysOf {
+            user_id: other,
+            is_service_account: true,
+        };
+        assert!(authorize(&me, Action::Create, service).is_err());
+    }
+}
