@@ -1,6 +1,7 @@
 //! The Weir dashboard: the HTML shell, the layout with its navigation, the pages, and
 //! the server functions they call. Rendered on the server and hydrated in the browser.
 
+pub mod auth;
 pub mod error;
 pub mod format;
 mod layout;
@@ -63,19 +64,19 @@ pub fn App() -> impl IntoView {
             <layout::Layout>
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("/") view=pages::Overview ssr=SsrMode::Async />
-                    <Route path=path!("/pipelines") view=pages::Pipelines />
-                    <Route path=path!("/runs") view=pages::Runs />
-                    <Route path=path!("/runs/:id") view=pages::RunDetail />
-                    <Route path=path!("/artifacts") view=pages::Artifacts />
-                    <Route path=path!("/models") view=pages::Models />
-                    <Route path=path!("/stacks") view=pages::Stacks />
-                    <Route path=path!("/components") view=pages::Components />
-                    <Route path=path!("/secrets") view=pages::Secrets />
-                    <Route path=path!("/settings") view=pages::Settings />
-                    <Route path=path!("/settings/:section") view=pages::Settings />
-                    <Route path=path!("/sign-in") view=pages::SignIn />
-                    <Route path=path!("/setup") view=pages::Setup />
-                    <Route path=path!("/invite/:token") view=pages::AcceptInvite />
+                    <Route path=path!("/pipelines") view=pages::Pipelines ssr=SsrMode::Async />
+                    <Route path=path!("/runs") view=pages::Runs ssr=SsrMode::Async />
+                    <Route path=path!("/runs/:id") view=pages::RunDetail ssr=SsrMode::Async />
+                    <Route path=path!("/artifacts") view=pages::Artifacts ssr=SsrMode::Async />
+                    <Route path=path!("/models") view=pages::Models ssr=SsrMode::Async />
+                    <Route path=path!("/stacks") view=pages::Stacks ssr=SsrMode::Async />
+                    <Route path=path!("/components") view=pages::Components ssr=SsrMode::Async />
+                    <Route path=path!("/secrets") view=pages::Secrets ssr=SsrMode::Async />
+                    <Route path=path!("/settings") view=pages::Settings ssr=SsrMode::Async />
+                    <Route path=path!("/settings/:section") view=pages::Settings ssr=SsrMode::Async />
+                    <Route path=path!("/sign-in") view=pages::SignIn ssr=SsrMode::Async />
+                    <Route path=path!("/setup") view=pages::Setup ssr=SsrMode::Async />
+                    <Route path=path!("/invite/:token") view=pages::AcceptInvite ssr=SsrMode::Async />
                 </Routes>
             </layout::Layout>
         </Router>

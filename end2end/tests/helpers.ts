@@ -1,5 +1,8 @@
 import { expect, type Page } from '@playwright/test';
 
+export const ADMIN = process.env.WEIR_E2E_ADMIN ?? 'admin';
+export const PASSWORD = process.env.WEIR_E2E_PASSWORD ?? '';
+
 // Collects console errors and uncaught exceptions (a CSP violation shows up here too).
 export function watchErrors(page: Page): string[] {
   const errors: string[] = [];
@@ -14,4 +17,16 @@ export function watchErrors(page: Page): string[] {
 export async function ready(page: Page, javaScriptEnabled: boolean) {
   const marker = page.locator('.app');
   await expect(marker).toHaveAttribute('data-hydrated', javaScriptEnabled ? 'true' : 'false');
+}
+
+// Signs in through the sign-in form, starting from `path` (which redirects there).
+export async function signIn(page: Page, javaScriptEnabled: boolean, path = '/') {
+  await page.goto(path);
+  await ready(page, javaScriptEnabled);
+  await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+  await page.getByLabel('User name').fill(ADMIN);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+  await ready(page, javaScriptEnabled);
 }

@@ -1,10 +1,9 @@
 import { test, expect } from '@playwright/test';
-import { ready, watchErrors } from './helpers';
+import { ready, signIn, watchErrors } from './helpers';
 
 test('the overview shows the server and the navigation', async ({ page, javaScriptEnabled }) => {
   const errors = watchErrors(page);
-  await page.goto('/');
-  await ready(page, javaScriptEnabled);
+  await signIn(page, javaScriptEnabled);
 
   await expect(page).toHaveTitle('Overview · Weir');
   await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
@@ -22,8 +21,7 @@ test('the overview shows the server and the navigation', async ({ page, javaScri
 
 test('navigating to a page that has not landed says so', async ({ page, javaScriptEnabled }) => {
   const errors = watchErrors(page);
-  await page.goto('/');
-  await ready(page, javaScriptEnabled);
+  await signIn(page, javaScriptEnabled);
 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Runs' }).click();
   await expect(page).toHaveURL(/\/runs$/);
@@ -36,8 +34,8 @@ test('navigating to a page that has not landed says so', async ({ page, javaScri
 });
 
 test('settings sections are tabs', async ({ page, javaScriptEnabled }) => {
-  await page.goto('/settings');
-  await ready(page, javaScriptEnabled);
+  await signIn(page, javaScriptEnabled, '/settings');
+  await expect(page).toHaveURL(/\/settings$/);
   const tabs = page.getByRole('navigation', { name: 'Settings sections' });
   await tabs.getByRole('link', { name: 'Teams' }).click();
   await expect(page).toHaveURL(/\/settings\/teams$/);
@@ -46,6 +44,7 @@ test('settings sections are tabs', async ({ page, javaScriptEnabled }) => {
 });
 
 test('an unknown address shows the 404 page', async ({ page, javaScriptEnabled }) => {
+  await signIn(page, javaScriptEnabled);
   const response = await page.goto('/no-such-page');
   expect(response?.status()).toBe(404);
   await ready(page, javaScriptEnabled);

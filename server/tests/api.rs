@@ -244,7 +244,7 @@ async fn inline_scripts_carry_the_nonce_of_the_policy(pool: PgPool) {
         .await
         .expect("installation");
     let app = test_app(pool.clone()).await;
-    let page = get(&app, "/").await;
+    let page = get(&app, "/sign-in").await;
     let csp = page.header("content-security-policy").expect("csp");
     let nonce = csp
         .split("'nonce-")
@@ -291,6 +291,12 @@ async fn every_dashboard_page_renders_its_title(pool: PgPool) {
         .await
         .expect("installation");
     let app = test_app(pool.clone()).await;
+    common::create_admin(&pool).await;
+    let cookie = common::sign_in(&app, "admin", common::ADMIN_PASSWORD).await;
+    let get = |app: &axum::Router, uri: &str| {
+        let (app, uri, cookie) = (app.clone(), uri.to_string(), cookie.clone());
+        async move { get_with(&app, &uri, &[("cookie", &cookie)]).await }
+    };
     for (uri, heading) in [
         ("/", "Overview"),
         ("/pipelines", "Pipelines"),
@@ -303,8 +309,6 @@ async fn every_dashboard_page_renders_its_title(pool: PgPool) {
         ("/secrets", "Secrets"),
         ("/settings", "Settings"),
         ("/settings/teams", "Settings"),
-        ("/sign-in", "Sign in"),
-        ("/setup", "Set up Weir"),
         ("/invite/abc", "Accept invitation"),
     ] {
         let page = get(&app, uri).await;
@@ -320,6 +324,7 @@ async fn every_dashboard_page_renders_its_title(pool: PgPool) {
         );
     }
     let overview = get(&app, "/").await;
+    assert!(overview.text.contains("Sign out"), "the signed-in frame");
     assert!(
         overview.text.contains("badge-ok"),
         "the overview shows the server's state"
@@ -330,9 +335,40 @@ async fn every_dashboard_page_renders_its_title(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn unknown_pages_answer_404_with_a_page(pool: PgPool) {
     let app = test_app(pool.clone()).await;
+    common::create_admin(&pool).await;
+    let cookie = common::sign_in(&app, "admin", common::ADMIN_PASSWORD).await;
+    let get = |app: &axum::Router, uri: &str| {
+        let (app, uri, cookie) = (app.clone(), uri.to_string(), cookie.clone());
+        async move { get_with(&app, &uri, &[("cookie", &cookie)]).await }
+    };
     for uri in ["/no-such-page", "/settings/no-such-section"] {
         let page = get(&app, uri).await;
         assert_eq!(page.status, 404, "{uri}");
         assert!(page.text.contains("Page not found"), "{uri}");
     }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn signed_out_visitors_are_sent_to_sign_in(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    for (uri, location) in [
+        ("/", "/sign-in"),
+        (
+            "/runs?status=failed",
+            "/sign-in?next=%2Fruns%3Fstatus%3Dfailed",
+        ),
+        ("/no-such-page", "/sign-in?next=%2Fno-such-page"),
+    ] {
+        let answer = get(&app, uri).await;
+        assert_eq!(answer.status, 303, "{uri}");
+        assert_eq!(answer.header("location"), Some(location), "{uri}");
+    }
+    for (uri, heading) in [("/sign-in", "Sign in"), ("/setup", "Set up Weir")] {
+        let page = get(&app, uri).await;
+        assert_eq!(page.status, 200, "{uri}");
+        assert!(page.text.contains(heading), "{uri}");
+        assert!(!page.text.contains("Sign out"), "{uri}: no signed-in frame");
+    }
+    let setup = get(&app, "/setup?token=made-up").await;
+    assert!(setup.text.contains("This setup link is not valid"));
 }

@@ -275,6 +275,8 @@ fn help_explains_every_setting() {
         "WEIR_SECRETS_KEYS",
         "WEIR_SECRETS_KEY_FILE",
         "WEIR_LOG_FORMAT",
+        "WEIR_ADMIN_NAME",
+        "WEIR_ADMIN_PASSWORD_FILE",
         "/var/lib/weir/clusters",
         "apt-get install postgresql",
     ] {

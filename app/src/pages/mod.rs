@@ -1,13 +1,15 @@
 //! The dashboard's pages. Pages whose feature has not landed say so plainly.
 
+mod auth;
 mod not_found;
 mod not_yet;
 mod overview;
 
+pub use auth::{Setup, SignIn};
 pub use not_found::NotFound;
 pub use not_yet::{
     AcceptInvite, Artifacts, Components, Models, Pipelines, RunDetail, Runs, Secrets, Settings,
-    SetupPage as Setup, SignIn, Stacks,
+    Stacks,
 };
 pub use overview::Overview;
 

@@ -190,34 +190,17 @@ pub fn Settings() -> impl IntoView {
                     <span class="badge badge-pending">"Not available yet"</span>
                     <h2>{label}</h2>
                     <p>{holds}</p>
-                    <p class="muted">"Accounts and teams are not part of this version of Weir."</p>
+                    <p class="muted">
+                        "This section is not in the dashboard yet. Accounts and API keys can be \
+                         managed through the REST API ("
+                        <a href="/api/v1/openapi.json">"OpenAPI description"</a>
+                        "); teams and invitations are not part of this version."
+                    </p>
                 </section>
             }
             .into_any(),
             None => view! { <super::NotFound /> }.into_any(),
         }}
-    }
-}
-
-#[component]
-pub fn SignIn() -> impl IntoView {
-    view! {
-        <NotAvailable
-            title="Sign in"
-            subtitle="Access your Weir account."
-            will_hold="Signing in with a user name and password will happen here."
-        />
-    }
-}
-
-#[component]
-pub fn SetupPage() -> impl IntoView {
-    view! {
-        <NotAvailable
-            title="Set up Weir"
-            subtitle="Create the first administrator."
-            will_hold="On first start the server will print a one-time link to this page, where the first administrator account is created."
-        />
     }
 }
 

@@ -18,8 +18,7 @@ use super::error::ApiError;
 
 /// Cookie of browser sessions.
 pub const SESSION_COOKIE: &str = "weir_session";
-const SESSION_USER: &str = "user_id";
-const SESSION_EPOCH: &str = "epoch";
+use weir_app::auth::ssr::{SESSION_EPOCH, SESSION_USER};
 
 /// The authenticated caller of a request; rejects with 401 when there is none.
 #[derive(Debug, Clone)]
@@ -144,7 +143,11 @@ pub async fn same_origin_for_changes(req: Request, next: Next) -> Response {
 fn is_same_origin(req: &Request) -> bool {
     let headers = req.headers();
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+    if let Some(origin) = headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .filter(|o| *o != "null")
+    {
         let origin_host = origin
             .strip_prefix("http://")
             .or_else(|| origin.strip_prefix("https://"));

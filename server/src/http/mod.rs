@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+mod forms;
 mod request_id;
 mod security;
 pub mod state;
@@ -56,7 +57,11 @@ pub fn app(state: AppState) -> Router {
         .with_expiry(Expiry::OnInactivity(time::Duration::days(7)));
 
     crate::api::router()
-        .merge(pages)
+        .merge(forms::router())
+        .merge(pages.layer(middleware::from_fn_with_state(
+            state.clone(),
+            forms::require_sign_in_for_pages,
+        )))
         .layer(sessions)
         .layer(middleware::from_fn(auth::same_origin_for_changes))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -27,7 +27,9 @@ pub async fn headers(mut req: Request, next: Next) -> Response {
     set(h, header::CONTENT_SECURITY_POLICY, &csp);
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(h, header::X_FRAME_OPTIONS, "DENY");
-    set(h, header::REFERRER_POLICY, "no-referrer");
+    // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on
+    // form posts, which the cross-site check could not tell from a forged request.
+    set(h, header::REFERRER_POLICY, "same-origin");
     set(
         h,
         HeaderName::from_static("cross-origin-opener-policy"),

@@ -1,0 +1,265 @@
+//! The dashboard's plain HTML forms for signing in, setting up and signing out: they
+//! work without JavaScript. Each answers with a redirect (303); problems travel to the
+//! next page as a one-time message in the session, never in the URL.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use secrecy::SecretString;
+use serde::Deserialize;
+use tower_sessions::Session;
+use weir_api::FieldError;
+use weir_api::identity::SetupRequest;
+use weir_app::auth::{FLASH_KEY, Flash, is_public_page, safe_next};
+use weir_domain::DomainError;
+use weir_domain::identity::{bootstrap, sign_in};
+
+use super::AppState;
+use super::auth::{ClientAddr, begin_session, end_session, session_principal};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/sign-in", post(sign_in_form))
+        .route("/auth/setup", post(setup_form))
+        .route("/auth/sign-out", post(sign_out_form))
+}
+
+fn parse<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> T {
+    serde_urlencoded::from_bytes(body).unwrap_or_default()
+}
+
+async fn flash(session: &Session, flash: Flash) {
+    if let Err(e) = session.insert(FLASH_KEY, flash).await {
+        tracing::error!(error = %e, "could not store a form message in the session");
+    }
+}
+
+/// Turns a domain error into the message the form shows.
+fn flash_for(error: DomainError, name: String) -> Flash {
+    let (message, fields) = match error {
+        DomainError::Validation(fields) => ("Some fields need another look.".to_string(), fields),
+        DomainError::Unauthorized(m) | DomainError::Forbidden(m) | DomainError::Conflict(m) => {
+            (sentence(&m), vec![])
+        }
+        DomainError::RateLimited { retry_after_secs } => (
+            format!(
+                "Too many failed attempts. Try again in {} minute(s).",
+                retry_after_secs.div_ceil(60)
+            ),
+            vec![],
+        ),
+        other => {
+            tracing::error!(error = ?other, "form failed");
+            (
+                "Something went wrong on the server; try again.".to_string(),
+                vec![],
+            )
+        }
+    };
+    Flash {
+        message,
+        fields,
+        name,
+    }
+}
+
+/// `wrong user name or password` → `Wrong user name or password.`
+fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
+    out.push_str(chars.as_str());
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+fn query_escape(s: &str) -> String {
+    serde_urlencoded::to_string([("v", s)])
+        .map(|q| q[2..].to_string())
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SignInForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn sign_in_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let form: SignInForm = parse(&body);
+    let next = safe_next(&form.next).to_string();
+    if form.name.trim().is_empty() || form.password.is_empty() {
+        flash(
+            &session,
+            Flash {
+                message: "Enter your user name and password.".into(),
+                fields: vec![],
+                name: form.name,
+            },
+        )
+        .await;
+        return Redirect::to(&format!("/sign-in?next={}", query_escape(&next))).into_response();
+    }
+    match sign_in::sign_in(
+        &state.db,
+        &form.name,
+        SecretString::from(form.password),
+        &client,
+    )
+    .await
+    {
+        Ok(signed_in) => {
+            match begin_session(&session, signed_in.principal.user_id, signed_in.epoch).await {
+                Ok(()) => Redirect::to(&next).into_response(),
+                Err(e) => e.into_response(),
+            }
+        }
+        Err(e) => {
+            flash(&session, flash_for(e, form.name)).await;
+            Redirect::to(&format!("/sign-in?next={}", query_escape(&next))).into_response()
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SetupForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_again: String,
+}
+
+async fn setup_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let form: SetupForm = parse(&body);
+    let back = format!("/setup?token={}", query_escape(&form.token));
+    if form.password != form.password_again {
+        flash(
+            &session,
+            Flash {
+                message: "Some fields need another look.".into(),
+                fields: vec![FieldError::new(
+                    "password_again",
+                    "does not match the password",
+                )],
+                name: form.name,
+            },
+        )
+        .await;
+        return Redirect::to(&back).into_response();
+    }
+    let req = SetupRequest {
+        token: form.token,
+        name: form.name.clone(),
+        password: form.password,
+        display_name: form.display_name,
+        email: Some(form.email).filter(|e| !e.trim().is_empty()),
+    };
+    match bootstrap::complete_setup(&state.db, req, Some(&client)).await {
+        Ok(user) => match begin_session(&session, user.id, 0).await {
+            Ok(()) => Redirect::to("/").into_response(),
+            Err(e) => e.into_response(),
+        },
+        Err(e) => {
+            flash(&session, flash_for(e, form.name)).await;
+            Redirect::to(&back).into_response()
+        }
+    }
+}
+
+async fn sign_out_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+) -> Response {
+    if let Ok(Some(principal)) = session_principal(&state.db, &session).await
+        && let Err(e) = sign_in::record_sign_out(&state.db, &principal, &client).await
+    {
+        tracing::error!(error = ?e, "could not record a sign-out");
+    }
+    match end_session(&session).await {
+        Ok(()) => Redirect::to("/sign-in").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Sends signed-out visitors of dashboard pages to the sign-in page. The REST API,
+/// assets and the public pages are left alone.
+pub async fn require_sign_in_for_pages(
+    State(state): State<AppState>,
+    session: Session,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path();
+    let is_page = req.method() == axum::http::Method::GET
+        && !path.starts_with("/api/")
+        && !path.starts_with("/pkg/")
+        && !path.starts_with("/fn/")
+        && !path.starts_with("/auth/")
+        && !matches!(path, "/health" | "/ready" | "/favicon.svg")
+        && !is_public_page(path);
+    if !is_page {
+        return next.run(req).await;
+    }
+    match session_principal(&state.db, &session).await {
+        Ok(Some(_)) => next.run(req).await,
+        Ok(None) => {
+            let target = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let location = if target == "/" {
+                "/sign-in".to_string()
+            } else {
+                format!("/sign-in?next={}", query_escape(target))
+            };
+            Redirect::to(&location).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sentence;
+
+    #[test]
+    fn messages_become_sentences() {
+        assert_eq!(
+            sentence("wrong user name or password"),
+            "Wrong user name or password."
+        );
+        assert_eq!(sentence("Already done."), "Already done.");
+        assert_eq!(sentence(""), ".");
+    }
+}

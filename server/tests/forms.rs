@@ -1,0 +1,223 @@
+//! The dashboard's HTML forms without JavaScript: sign-in, setup and sign-out answer
+//! with redirects, and refusals come back as a one-time message on the form's page.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::Request;
+use common::*;
+use sqlx::PgPool;
+
+async fn post_form(
+    app: &axum::Router,
+    uri: &str,
+    form: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> Answer {
+    let mut req = Request::post(uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("host", "localhost")
+        .header("origin", "http://localhost");
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let body = serde_urlencoded::to_string(form).expect("form");
+    send(app, req.body(Body::from(body)).expect("request")).await
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_wrong_password_returns_to_the_form_with_a_message_shown_once(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    create_admin(&pool).await;
+    let refused = post_form(
+        &app,
+        "/auth/sign-in",
+        &[
+            ("name", "admin"),
+            ("password", "wrong password"),
+            ("next", "/runs"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(refused.status, 303);
+    assert_eq!(refused.header("location"), Some("/sign-in?next=%2Fruns"));
+    let cookie = session_cookie(&refused).expect("the message travels in the session");
+
+    let page = get_with(&app, "/sign-in?next=%2Fruns", &[("cookie", &cookie)]).await;
+    assert!(
+        page.text.contains("Wrong user name or password."),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains(r#"value="admin""#), "the name is kept");
+    let again = get_with(&app, "/sign-in?next=%2Fruns", &[("cookie", &cookie)]).await;
+    assert!(
+        !again.text.contains("Wrong user name or password."),
+        "shown once"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn signing_in_goes_to_the_page_asked_for_and_never_off_site(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    create_admin(&pool).await;
+    let ok = post_form(
+        &app,
+        "/auth/sign-in",
+        &[
+            ("name", "admin"),
+            ("password", ADMIN_PASSWORD),
+            ("next", "/runs"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(ok.status, 303);
+    assert_eq!(ok.header("location"), Some("/runs"));
+    let cookie = session_cookie(&ok).expect("session");
+    assert_eq!(
+        get_with(&app, "/runs", &[("cookie", &cookie)]).await.status,
+        200
+    );
+
+    let off_site = post_form(
+        &app,
+        "/auth/sign-in",
+        &[
+            ("name", "admin"),
+            ("password", ADMIN_PASSWORD),
+            ("next", "//evil.example/"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(off_site.header("location"), Some("/"));
+
+    let out = post_form(&app, "/auth/sign-out", &[], Some(&cookie)).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(out.header("location"), Some("/sign-in"));
+    assert_eq!(
+        get_with(&app, "/runs", &[("cookie", &cookie)]).await.status,
+        303,
+        "signed out"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_setup_form_creates_the_admin_and_reports_field_problems(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    let weir_domain::identity::bootstrap::Bootstrap::SetupToken(token) =
+        weir_domain::identity::bootstrap::bootstrap(&pool, None)
+            .await
+            .expect("bootstrap")
+    else {
+        panic!("setup token")
+    };
+    let token = secrecy::ExposeSecret::expose_secret(&token).to_string();
+
+    let page = get(&app, &format!("/setup?token={token}")).await;
+    assert!(
+        page.text.contains("Create administrator"),
+        "the form is offered"
+    );
+
+    let mismatch = post_form(
+        &app,
+        "/auth/setup",
+        &[
+            ("token", &token),
+            ("name", "root"),
+            ("password", "a long password"),
+            ("password_again", "another one"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(mismatch.status, 303);
+    let cookie = session_cookie(&mismatch).expect("message in the session");
+    let shown = get_with(
+        &app,
+        &format!("/setup?token={token}"),
+        &[("cookie", &cookie)],
+    )
+    .await;
+    assert!(
+        shown.text.contains("does not match the password"),
+        "{}",
+        shown.text
+    );
+
+    let bad_name = post_form(
+        &app,
+        "/auth/setup",
+        &[
+            ("token", &token),
+            ("name", "root user"),
+            ("password", "a long password"),
+            ("password_again", "a long password"),
+        ],
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(bad_name.status, 303);
+    let shown = get_with(
+        &app,
+        &format!("/setup?token={token}"),
+        &[("cookie", &cookie)],
+    )
+    .await;
+    assert!(
+        shown.text.contains("may contain only letters"),
+        "{}",
+        shown.text
+    );
+
+    let done = post_form(
+        &app,
+        "/auth/setup",
+        &[
+            ("token", &token),
+            ("name", "root"),
+            ("password", "a long password"),
+            ("password_again", "a long password"),
+        ],
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(done.status, 303);
+    assert_eq!(done.header("location"), Some("/"));
+    let cookie = session_cookie(&done).unwrap_or(cookie);
+    let overview = get_with(&app, "/", &[("cookie", &cookie)]).await;
+    assert_eq!(overview.status, 200);
+    assert!(overview.text.contains("root"));
+
+    let used = get(&app, &format!("/setup?token={token}")).await;
+    assert!(
+        used.text.contains("This setup link is not valid"),
+        "the link works once"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_form_posted_from_another_site_is_refused(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    create_admin(&pool).await;
+    let cookie = sign_in(&app, "admin", ADMIN_PASSWORD).await;
+    let forged = send(
+        &app,
+        Request::post("/auth/sign-out")
+            .header("host", "localhost")
+            .header("origin", "http://evil.example")
+            .header("cookie", &cookie)
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(
+        get_with(&app, "/", &[("cookie", &cookie)]).await.status,
+        200,
+        "still signed in"
+    );
+}
