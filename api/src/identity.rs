@@ -106,3 +106,50 @@ pub struct ApiKeyQuery {
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
+
+/// `PATCH /api/v1/users/me`: fields left out stay as they are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct UpdateProfileRequest {
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// An empty string removes the email address.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// `POST /api/v1/users/me/password`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    #[schema(format = Password)]
+    pub current_password: String,
+    #[schema(format = Password)]
+    pub new_password: String,
+    /// Keep the account's API keys working; by default they are revoked with the change.
+    #[serde(default)]
+    pub keep_api_keys: bool,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// Who acted; absent for failed sign-ins and first-start actions.
+    pub actor_name: Option<String>,
+    /// `sign_in`, `sign_in_failed`, `sign_out`, `setup_completed`, `user_created`,
+    /// `user_deactivated`, `password_changed`, `api_key_created`, `api_key_revoked`.
+    pub action: String,
+    pub target_kind: Option<String>,
+    pub target_name: Option<String>,
+    pub client_addr: Option<String>,
+}
+
+/// Query of `GET /api/v1/audit-events`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only entries of this action.
+    pub action: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}

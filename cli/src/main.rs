@@ -1,100 +1,67 @@
 //! `weir`: the command-line client of a Weir server.
 
+mod commands;
+mod config;
+mod output;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use weir::Client;
-use weir_api::system::HealthStatus;
 
-/// Command-line client of a Weir server.
+/// Command-line client of a Weir server. Log in once with `weir login URL`; later
+/// commands use the saved server address and API key.
 #[derive(Debug, Parser)]
 #[command(name = "weir", version, about)]
-struct Cli {
-    /// The server's address.
-    #[arg(
-        long,
-        env = "WEIR_URL",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
-    url: String,
+pub struct Cli {
+    /// The server's address (default: the one you logged in to, else http://127.0.0.1:8080).
+    #[arg(long, env = "WEIR_URL", global = true)]
+    pub url: Option<String>,
 
-    /// Output format.
+    /// An API key to use instead of the saved one.
+    #[arg(long, env = "WEIR_API_KEY", global = true, hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// Output format: tables for people, JSON for scripts.
     #[arg(long, short, value_enum, default_value_t = Output::Table, global = true)]
-    output: Output,
+    pub output: Output,
 
     #[command(subcommand)]
-    command: Command,
+    pub command: Command,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Output {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
     Table,
     Json,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
-    /// Show the server's version and whether it is ready (database reachable, schema
-    /// current). Exits with 1 when it is not ready.
+pub enum Command {
+    /// Show whether the server is ready (database reachable, schema current). Exits
+    /// with 1 when it is not.
     Status,
+    /// Log in to a server and save an API key for later commands (mode 0600).
+    Login(commands::auth::LoginArgs),
+    /// Revoke the saved API key and forget it.
+    Logout,
+    /// Show who you are logged in as.
+    Whoami,
+    /// Manage API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(commands::api_keys::ApiKeyCommand),
+    /// Manage users (administrators).
+    #[command(subcommand)]
+    User(commands::users::UserCommand),
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli).await {
+    match commands::run(cli).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
-        }
-    }
-}
-
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&cli.url)?;
-    match cli.command {
-        Command::Status => {
-            let readiness = client.readiness().await?;
-            let ready = readiness.status == HealthStatus::Ok;
-            let info = if ready {
-                Some(client.server_info().await?)
-            } else {
-                None
-            };
-            match cli.output {
-                Output::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({
-                        "url": client.base_url(),
-                        "ready": readiness,
-                        "info": info,
-                    }))?
-                ),
-                Output::Table => {
-                    println!("server     {}", client.base_url());
-                    println!("ready      {}", if ready { "yes" } else { "no" });
-                    if let Some(problem) = &readiness.database.problem {
-                        println!("problem    {problem}");
-                    }
-                    if let Some(info) = info {
-                        println!("version    {}", info.version);
-                        println!("database   {:?}", info.database_mode);
-                        println!(
-                            "schema     {}",
-                            info.schema_version
-                                .map(|v| v.to_string())
-                                .unwrap_or_default()
-                        );
-                    }
-                }
-            }
-            Ok(if ready {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
         }
     }
 }

@@ -98,3 +98,65 @@ pub async fn record(db: impl sqlx::PgExecutor<'_>, event: AuditEvent<'_>) -> sql
     .await?;
     Ok(())
 }
+
+/// Every action name, for validating filters.
+pub const ACTIONS: &[AuditAction] = &[
+    AuditAction::SignIn,
+    AuditAction::SignInFailed,
+    AuditAction::SignOut,
+    AuditAction::SetupCompleted,
+    AuditAction::UserCreated,
+    AuditAction::UserDeactivated,
+    AuditAction::PasswordChanged,
+    AuditAction::ApiKeyCreated,
+    AuditAction::ApiKeyRevoked,
+];
+
+/// The audit log, newest first, optionally one action only (administrators).
+pub async fn list(
+    pool: &sqlx::PgPool,
+    actor: &crate::identity::Principal,
+    query: &weir_api::identity::AuditQuery,
+) -> crate::Result<weir_api::pagination::Page<weir_api::identity::AuditEntry>> {
+    use crate::identity::{Action, Resource, authorize};
+    use weir_api::identity::AuditEntry;
+    authorize(actor, Action::Read, Resource::AuditLog)?;
+    let paging = weir_api::pagination::PageQuery {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    };
+    let limit = paging.limit()?;
+    let after: Option<(chrono::DateTime<chrono::Utc>, i64)> = paging.cursor()?;
+    let action = query.action.as_deref().filter(|a| !a.is_empty());
+    if let Some(a) = action
+        && !ACTIONS.iter().any(|known| known.as_str() == a)
+    {
+        let known: Vec<&str> = ACTIONS.iter().map(|k| k.as_str()).collect();
+        return Err(crate::DomainError::field(
+            "action",
+            format!("must be one of {}", known.join(", ")),
+        ));
+    }
+    let (after_at, after_id) = after.unzip();
+    let rows = sqlx::query_as!(
+        AuditEntry,
+        r#"select id, at as "at: chrono::DateTime<chrono::Utc>", actor_name, action, target_kind,
+                  target_name, client_addr
+             from audit_event
+            where ($1::text is null or action = $1)
+              and ($2::timestamptz is null or (at, id) < ($2, $3))
+            order by at desc, id desc
+            limit $4"#,
+        action,
+        after_at as _,
+        after_id,
+        i64::from(limit) + 1
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(weir_api::pagination::Page::from_rows(
+        rows,
+        limit,
+        |e: &AuditEntry| (e.at, e.id),
+    ))
+}

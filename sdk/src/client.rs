@@ -1,7 +1,13 @@
-//! A small REST client for the Weir server.
+//! A REST client for the Weir server.
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
+use uuid::Uuid;
 use weir_api::ErrorResponse;
+use weir_api::identity::{
+    ApiKey, CreateApiKeyRequest, CreateUserRequest, CreatedApiKey, SignInRequest, User,
+};
+use weir_api::pagination::Page;
 use weir_api::system::{Readiness, ServerInfo};
 
 #[derive(Debug, thiserror::Error)]
@@ -14,17 +20,30 @@ pub enum ClientError {
         #[source]
         source: reqwest::Error,
     },
-    #[error("the server answered {status}: {message}")]
-    Api { status: u16, message: String },
+    #[error("{}", describe(.status, .message, .fields))]
+    Api {
+        status: u16,
+        message: String,
+        fields: Vec<weir_api::FieldError>,
+    },
     #[error("the server's answer could not be read: {0}")]
     Decode(String),
 }
 
-/// A client bound to one server.
+fn describe(status: &u16, message: &str, fields: &[weir_api::FieldError]) -> String {
+    let mut text = format!("the server answered {status}: {message}");
+    for f in fields {
+        text.push_str(&format!("\n  {}: {}", f.field, f.message));
+    }
+    text
+}
+
+/// A client bound to one server, optionally holding an API key.
 #[derive(Debug, Clone)]
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    api_key: Option<String>,
 }
 
 impl Client {
@@ -36,44 +55,160 @@ impl Client {
         let http = reqwest::Client::builder()
             .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
             .timeout(std::time::Duration::from_secs(30))
+            // Only for `sign_in`: the session cookie that then creates an API key.
+            .cookie_store(true)
             .build()
             .map_err(|source| ClientError::Unreachable {
                 url: url.to_string(),
                 source,
             })?;
-        Ok(Client { base, http })
+        Ok(Client {
+            base,
+            http,
+            api_key: None,
+        })
+    }
+
+    /// Authenticates every following call with this API key.
+    pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
     }
 
     pub fn base_url(&self) -> &str {
         &self.base
     }
 
-    /// `GET /ready`; a 503 still carries a readiness report, so it is not an error.
-    pub async fn readiness(&self) -> Result<Readiness, ClientError> {
-        let url = format!("{}/ready", self.base);
-        let res = self.send(self.http.get(&url), &url).await?;
-        decode(res).await
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
     }
 
-    /// `GET /api/v1/system/info`.
-    pub async fn server_info(&self) -> Result<ServerInfo, ClientError> {
-        let url = format!("{}/api/v1/system/info", self.base);
-        let res = self.send(self.http.get(&url), &url).await?;
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut req = self.http.request(method, self.url(path));
+        match &self.api_key {
+            Some(key) => req = req.bearer_auth(key),
+            // A session-authenticated change must say it comes from the server's origin.
+            None => req = req.header(reqwest::header::ORIGIN, &self.base),
+        }
+        req
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+        path: &str,
+    ) -> Result<T, ClientError> {
+        let res = req
+            .send()
+            .await
+            .map_err(|source| ClientError::Unreachable {
+                url: self.url(path),
+                source,
+            })?;
         if !res.status().is_success() {
             return Err(api_error(res).await);
         }
         decode(res).await
     }
 
-    async fn send(
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.call(self.request(reqwest::Method::GET, path), path)
+            .await
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
-        req: reqwest::RequestBuilder,
-        url: &str,
-    ) -> Result<reqwest::Response, ClientError> {
-        req.send().await.map_err(|source| ClientError::Unreachable {
-            url: url.to_string(),
-            source,
-        })
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.call(self.request(reqwest::Method::POST, path).json(body), path)
+            .await
+    }
+
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.call(self.request(reqwest::Method::DELETE, path), path)
+            .await
+    }
+
+    /// `GET /ready`; a 503 still carries a readiness report, so it is not an error.
+    pub async fn readiness(&self) -> Result<Readiness, ClientError> {
+        let res = self
+            .request(reqwest::Method::GET, "/ready")
+            .send()
+            .await
+            .map_err(|source| ClientError::Unreachable {
+                url: self.url("/ready"),
+                source,
+            })?;
+        decode(res).await
+    }
+
+    pub async fn server_info(&self) -> Result<ServerInfo, ClientError> {
+        self.get("/api/v1/system/info").await
+    }
+
+    /// Signs in with a password (a session for this client only).
+    pub async fn sign_in(&self, name: &str, password: &str) -> Result<User, ClientError> {
+        let body = SignInRequest {
+            name: name.to_string(),
+            password: password.to_string(),
+        };
+        self.post("/api/v1/sessions", &body).await
+    }
+
+    pub async fn me(&self) -> Result<User, ClientError> {
+        self.get("/api/v1/users/me").await
+    }
+
+    pub async fn create_api_key(
+        &self,
+        req: &CreateApiKeyRequest,
+    ) -> Result<CreatedApiKey, ClientError> {
+        self.post("/api/v1/api-keys", req).await
+    }
+
+    pub async fn list_api_keys(
+        &self,
+        user: Option<Uuid>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<ApiKey>, ClientError> {
+        let mut path = format!("/api/v1/api-keys?limit={limit}");
+        if let Some(user) = user {
+            path.push_str(&format!("&user_id={user}"));
+        }
+        if let Some(c) = cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        self.get(&path).await
+    }
+
+    pub async fn revoke_api_key(&self, id: Uuid) -> Result<ApiKey, ClientError> {
+        self.delete(&format!("/api/v1/api-keys/{id}")).await
+    }
+
+    pub async fn list_users(
+        &self,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<User>, ClientError> {
+        let mut path = format!("/api/v1/users?limit={limit}");
+        if let Some(c) = cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        self.get(&path).await
+    }
+
+    pub async fn create_user(&self, req: &CreateUserRequest) -> Result<User, ClientError> {
+        self.post("/api/v1/users", req).await
+    }
+
+    pub async fn deactivate_user(&self, id: Uuid) -> Result<User, ClientError> {
+        self.post(
+            &format!("/api/v1/users/{id}/deactivate"),
+            &serde_json::json!({}),
+        )
+        .await
     }
 }
 
@@ -87,11 +222,18 @@ async fn decode<T: DeserializeOwned>(res: reqwest::Response) -> Result<T, Client
 
 async fn api_error(res: reqwest::Response) -> ClientError {
     let status = res.status().as_u16();
-    let message = match res.json::<ErrorResponse>().await {
-        Ok(body) => body.error.message,
-        Err(_) => "no error description".to_string(),
-    };
-    ClientError::Api { status, message }
+    match res.json::<ErrorResponse>().await {
+        Ok(body) => ClientError::Api {
+            status,
+            message: body.error.message,
+            fields: body.error.fields,
+        },
+        Err(_) => ClientError::Api {
+            status,
+            message: "no error description".to_string(),
+            fields: vec![],
+        },
+    }
 }
 
 #[cfg(test)]
@@ -115,5 +257,18 @@ mod tests {
             Client::new("ftp://x"),
             Err(ClientError::BadUrl(_))
         ));
+    }
+
+    #[test]
+    fn field_errors_are_listed_in_the_message() {
+        let e = ClientError::Api {
+            status: 422,
+            message: "some fields are invalid".into(),
+            fields: vec![weir_api::FieldError::new("name", "must not be empty")],
+        };
+        assert_eq!(
+            e.to_string(),
+            "the server answered 422: some fields are invalid\n  name: must not be empty"
+        );
     }
 }

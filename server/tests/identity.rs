@@ -449,3 +449,234 @@ async fn futures_join_all<F: std::future::Future<Output = u16> + Send + 'static>
     }
     out
 }
+
+async fn send_json(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    body: serde_json::Value,
+    headers: &[(&str, &str)],
+) -> Answer {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .header("host", "localhost")
+        .header("origin", "http://localhost");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    send(
+        app,
+        req.body(Body::from(body.to_string())).expect("request"),
+    )
+    .await
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_password_change_ends_other_sessions_and_keys_but_not_this_one(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    create_admin(&pool).await;
+    let here = sign_in(&app, "admin", ADMIN_PASSWORD).await;
+    let elsewhere = sign_in(&app, "admin", ADMIN_PASSWORD).await;
+    let key = create_key(&app, &here, None).await;
+
+    let wrong = send_json(
+        &app,
+        "POST",
+        "/api/v1/users/me/password",
+        serde_json::json!({"current_password": "not it at all", "new_password": "a brand new password"}),
+        &[("cookie", &here)],
+    )
+    .await;
+    assert_eq!(wrong.status, 422);
+    assert_eq!(
+        wrong.json()["error"]["fields"][0]["field"],
+        "current_password"
+    );
+
+    let changed = send_json(
+        &app,
+        "POST",
+        "/api/v1/users/me/password",
+        serde_json::json!({"current_password": ADMIN_PASSWORD, "new_password": "a brand new password"}),
+        &[("cookie", &here)],
+    )
+    .await;
+    assert_eq!(changed.status, 204, "{}", changed.text);
+    let here = session_cookie(&changed).unwrap_or(here);
+    assert_eq!(
+        get_with(&app, "/api/v1/users/me", &[("cookie", &here)])
+            .await
+            .status,
+        200,
+        "this session goes on"
+    );
+    assert_eq!(
+        get_with(&app, "/api/v1/users/me", &[("cookie", &elsewhere)])
+            .await
+            .status,
+        401,
+        "others end"
+    );
+    assert_eq!(
+        get_with(
+            &app,
+            "/api/v1/users/me",
+            &[("authorization", &bearer(&key))]
+        )
+        .await
+        .status,
+        401,
+        "keys revoked"
+    );
+    sign_in(&app, "admin", "a brand new password").await;
+
+    // Keeping keys, on request.
+    let key = create_key(&app, &here, None).await;
+    let kept = send_json(
+        &app,
+        "POST",
+        "/api/v1/users/me/password",
+        serde_json::json!({"current_password": "a brand new password", "new_password": "yet another password", "keep_api_keys": true}),
+        &[("cookie", &here)],
+    )
+    .await;
+    assert_eq!(kept.status, 204);
+    assert_eq!(
+        get_with(
+            &app,
+            "/api/v1/users/me",
+            &[("authorization", &bearer(&key))]
+        )
+        .await
+        .status,
+        200
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_profile_is_editable_and_validated(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    let key = admin_key(&app, &pool).await;
+    let auth = bearer(&key);
+    let ok = send_json(
+        &app,
+        "PATCH",
+        "/api/v1/users/me",
+        serde_json::json!({"display_name": "Ada L.", "email": "ada@example.com"}),
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(ok.json()["display_name"], "Ada L.");
+    assert_eq!(ok.json()["email"], "ada@example.com");
+    let cleared = send_json(
+        &app,
+        "PATCH",
+        "/api/v1/users/me",
+        serde_json::json!({"email": ""}),
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert!(cleared.json().get("email").is_none());
+    assert_eq!(
+        cleared.json()["display_name"],
+        "Ada L.",
+        "untouched fields stay"
+    );
+    let bad = send_json(
+        &app,
+        "PATCH",
+        "/api/v1/users/me",
+        serde_json::json!({"display_name": "tab\there", "email": "no-at"}),
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert_eq!(bad.status, 422);
+    let body = bad.json();
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| f["field"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(fields, ["display_name", "email"]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn administrators_read_the_audit_log_filtered_and_paged(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    let key = admin_key(&app, &pool).await;
+    let auth = bearer(&key);
+    let _ = post_json(
+        &app,
+        "/api/v1/sessions",
+        serde_json::json!({"name": "admin", "password": "wrong password!"}),
+        &[],
+    )
+    .await;
+
+    let all = get_with(
+        &app,
+        "/api/v1/audit-events?limit=2",
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    let body = all.json();
+    assert_eq!(body["items"].as_array().expect("items").len(), 2);
+    assert_eq!(body["items"][0]["action"], "sign_in_failed", "newest first");
+    let cursor = body["next_cursor"].as_str().expect("more pages");
+    let next = get_with(
+        &app,
+        &format!("/api/v1/audit-events?limit=2&cursor={cursor}"),
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert_eq!(next.status, 200);
+    assert_ne!(next.json()["items"][0]["id"], body["items"][0]["id"]);
+
+    let keys = get_with(
+        &app,
+        "/api/v1/audit-events?action=api_key_created",
+        &[("authorization", &auth)],
+    )
+    .await;
+    let items = keys.json()["items"].as_array().expect("items").clone();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["actor_name"], "admin");
+    assert!(
+        items[0]["target_name"]
+            .as_str()
+            .expect("prefix")
+            .starts_with("weir_")
+    );
+    assert!(!keys.text.contains(&key), "no secret in the log");
+
+    let bad = get_with(
+        &app,
+        "/api/v1/audit-events?action=dance",
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.json()["error"]["fields"][0]["field"], "action");
+
+    // People who are not administrators may not read it.
+    let person = post_json(
+        &app,
+        "/api/v1/users",
+        serde_json::json!({"name": "pat", "password": "pat's long password"}),
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert_eq!(person.status, 201);
+    let pat = sign_in(&app, "pat", "pat's long password").await;
+    assert_eq!(
+        get_with(&app, "/api/v1/audit-events", &[("cookie", &pat)])
+            .await
+            .status,
+        403
+    );
+}

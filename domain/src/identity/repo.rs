@@ -355,3 +355,43 @@ pub(crate) async fn authenticate_api_key(
         },
     )))
 }
+
+pub(crate) async fn update_profile(
+    db: impl sqlx::PgExecutor<'_>,
+    id: Uuid,
+    display_name: Option<&str>,
+    email: Option<Option<&str>>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update app_user
+            set display_name = coalesce($2, display_name),
+                email = case when $3 then $4 else email end,
+                updated_at = now()
+          where id = $1",
+        id,
+        display_name,
+        email.is_some(),
+        email.flatten(),
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Sets a new password and ends every session (new epoch); returns the new epoch.
+pub(crate) async fn set_password(
+    db: impl sqlx::PgExecutor<'_>,
+    id: Uuid,
+    hash: &str,
+) -> sqlx::Result<i32> {
+    sqlx::query_scalar!(
+        "update app_user
+            set password_hash = $2, session_epoch = session_epoch + 1, updated_at = now()
+          where id = $1
+         returning session_epoch",
+        id,
+        hash
+    )
+    .fetch_one(db)
+    .await
+}

@@ -208,6 +208,84 @@ pub async fn principal_for_session(
     }))
 }
 
+/// Changes the display name and email of an account (its owner, or an administrator).
+pub async fn update_profile(
+    pool: &PgPool,
+    actor: &Principal,
+    id: Uuid,
+    req: weir_api::identity::UpdateProfileRequest,
+) -> Result<User> {
+    authorize(actor, Action::Update, Resource::User { id })?;
+    let mut problems = Vec::new();
+    if let Some(name) = &req.display_name {
+        problems.extend(names::check_display_name("display_name", name).err());
+    }
+    if let Some(email) = req.email.as_deref().filter(|e| !e.is_empty()) {
+        problems.extend(check_email(email).err());
+    }
+    if !problems.is_empty() {
+        return Err(DomainError::Validation(problems));
+    }
+    let email = req
+        .email
+        .as_deref()
+        .map(|e| Some(e.trim()).filter(|e| !e.is_empty()));
+    repo::update_profile(pool, id, req.display_name.as_deref().map(str::trim), email).await?;
+    repo::user_by_id(pool, id)
+        .await?
+        .map(User::from)
+        .ok_or(DomainError::NotFound)
+}
+
+/// Changes the caller's own password. Every session of the account ends (the caller's
+/// handler re-opens the current one with the returned epoch), and the account's API
+/// keys are revoked unless `keep_api_keys` is set.
+#[tracing::instrument(skip_all)]
+pub async fn change_password(
+    pool: &PgPool,
+    actor: &Principal,
+    req: weir_api::identity::ChangePasswordRequest,
+    client: Option<&str>,
+) -> Result<i32> {
+    authorize(actor, Action::Update, Resource::User { id: actor.user_id })?;
+    let user = repo::user_by_id(pool, actor.user_id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    if user.is_service_account {
+        return Err(DomainError::Conflict(
+            "service accounts have no password; they use API keys".into(),
+        ));
+    }
+    names::check_password("new_password", &req.new_password)?;
+    let current_ok =
+        password::verify(SecretString::from(req.current_password), user.password_hash).await?;
+    if !current_ok {
+        return Err(DomainError::field(
+            "current_password",
+            "is not your current password",
+        ));
+    }
+    let hash = password::hash(SecretString::from(req.new_password)).await?;
+    let mut tx = pool.begin().await?;
+    let epoch = repo::set_password(&mut *tx, user.id, &hash).await?;
+    if !req.keep_api_keys {
+        repo::revoke_user_api_keys(&mut *tx, user.id).await?;
+    }
+    audit::record(
+        &mut *tx,
+        AuditEvent {
+            detail: serde_json::json!({"api_keys_kept": req.keep_api_keys}),
+            ..AuditEvent::new(AuditAction::PasswordChanged)
+                .actor(actor.user_id, &actor.name)
+                .target("user", user.id, &user.name)
+                .from_addr(client)
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(epoch)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

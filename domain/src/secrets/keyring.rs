@@ -125,8 +125,13 @@ impl Keyring {
                      {}\n",
                     Self::generate_entry(1)
                 );
-                write_private_file(path, text.as_bytes()).map_err(file_error)?;
-                Ok((Self::parse(&text)?, true))
+                if write_private_file_once(path, text.as_bytes()).map_err(file_error)? {
+                    Ok((Self::parse(&text)?, true))
+                } else {
+                    // Another process created it first: use theirs.
+                    let text = std::fs::read_to_string(path).map_err(file_error)?;
+                    Ok((Self::parse(&text)?, false))
+                }
             }
             Err(e) => Err(file_error(e)),
         }
@@ -157,18 +162,30 @@ impl Keyring {
     }
 }
 
-fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// Creates `path` with `contents`, readable by the owner only, atomically: the file is
+/// written and synced under a temporary name, then linked into place. Returns false
+/// (and leaves the existing file alone) when `path` already exists.
+fn write_private_file_once(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
+    let tmp = path.with_extension(format!("tmp-{:016x}", rand::random::<u64>()));
+    let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)?;
+        .open(&tmp)?;
     file.write_all(contents)?;
-    file.sync_all()
+    file.sync_all()?;
+    let linked = std::fs::hard_link(&tmp, path);
+    std::fs::remove_file(&tmp)?;
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -239,6 +256,35 @@ mod tests {
         assert!(shown.contains("v1"));
         assert!(!shown.contains(&key(7)));
         assert!(!shown.contains("7, 7"));
+    }
+
+    #[test]
+    fn processes_racing_to_create_the_key_file_end_with_one_keyring() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("secrets.keys");
+        let keys: Vec<[u8; KEY_LEN]> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        *Keyring::load_or_create_file(&path)
+                            .expect("ok")
+                            .0
+                            .current()
+                            .expose()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .collect()
+        });
+        assert!(
+            keys.windows(2).all(|w| w[0] == w[1]),
+            "every racer sees the same key"
+        );
+        let leftovers = std::fs::read_dir(dir.path()).expect("dir").count();
+        assert_eq!(leftovers, 1, "no temporary files remain");
     }
 
     #[test]

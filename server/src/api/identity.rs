@@ -9,10 +9,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 use weir_api::identity::{
-    ApiKey, ApiKeyQuery, CreateApiKeyRequest, CreateUserRequest, CreatedApiKey, SetupRequest,
-    SignInRequest, User,
+    ApiKey, ApiKeyQuery, AuditEntry, AuditQuery, ChangePasswordRequest, CreateApiKeyRequest,
+    CreateUserRequest, CreatedApiKey, SetupRequest, SignInRequest, UpdateProfileRequest, User,
 };
 use weir_api::pagination::{Page, PageQuery};
+use weir_domain::identity::Credential;
 use weir_domain::identity::{api_keys, bootstrap, sign_in, users};
 
 use crate::http::AppState;
@@ -25,7 +26,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(complete_setup))
         .routes(routes!(create_session))
         .routes(routes!(delete_session))
-        .routes(routes!(current_user))
+        .routes(routes!(current_user, update_profile))
+        .routes(routes!(change_password))
+        .routes(routes!(list_audit_events))
         .routes(routes!(list_users, create_user))
         .routes(routes!(deactivate_user))
         .routes(routes!(list_api_keys, create_api_key))
@@ -188,5 +191,53 @@ pub async fn revoke_api_key(
 ) -> ApiResult<AppJson<ApiKey>> {
     Ok(AppJson(
         api_keys::revoke(&state.db, &principal, id, Some(&client)).await?,
+    ))
+}
+
+/// Changes the caller's display name or email.
+#[utoipa::path(patch, path = "/users/me", tag = "identity", request_body = UpdateProfileRequest,
+    responses((status = 200, body = User), (status = 401, body = weir_api::ErrorResponse),
+              (status = 422, body = weir_api::ErrorResponse)))]
+pub async fn update_profile(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    AppJson(req): AppJson<UpdateProfileRequest>,
+) -> ApiResult<AppJson<User>> {
+    Ok(AppJson(
+        users::update_profile(&state.db, &principal, principal.user_id, req).await?,
+    ))
+}
+
+/// Changes the caller's password. Every other session ends; API keys are revoked
+/// unless `keep_api_keys` is true. A browser session making the change stays signed in.
+#[utoipa::path(post, path = "/users/me/password", tag = "identity", request_body = ChangePasswordRequest,
+    responses((status = 204, description = "Changed"), (status = 401, body = weir_api::ErrorResponse),
+              (status = 409, description = "Service accounts have no password", body = weir_api::ErrorResponse),
+              (status = 422, description = "Wrong current password, or a weak new one", body = weir_api::ErrorResponse)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    AppJson(req): AppJson<ChangePasswordRequest>,
+) -> ApiResult<StatusCode> {
+    let epoch = users::change_password(&state.db, &principal, req, Some(&client)).await?;
+    if principal.credential == Credential::Session {
+        begin_session(&session, principal.user_id, epoch).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The audit log, newest first (administrators).
+#[utoipa::path(get, path = "/audit-events", tag = "identity", params(AuditQuery),
+    responses((status = 200, body = Page<AuditEntry>), (status = 401, body = weir_api::ErrorResponse),
+              (status = 403, body = weir_api::ErrorResponse), (status = 422, body = weir_api::ErrorResponse)))]
+pub async fn list_audit_events(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    AppQuery(query): AppQuery<AuditQuery>,
+) -> ApiResult<AppJson<Page<AuditEntry>>> {
+    Ok(AppJson(
+        weir_domain::audit::list(&state.db, &principal, &query).await?,
     ))
 }

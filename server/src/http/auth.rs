@@ -186,7 +186,16 @@ mod tests {
         ])));
         assert!(!is_same_origin(&req(&[
             ("host", "weir:8080"),
-            ("origin", "null")
+            ("origin", "null"),
+            ("cookie", "a=b")
+        ])));
+        assert!(is_same_origin(&req(&[
+            ("origin", "null"),
+            ("sec-fetch-site", "same-origin")
+        ])));
+        assert!(!is_same_origin(&req(&[
+            ("origin", "null"),
+            ("sec-fetch-site", "cross-site")
         ])));
         assert!(is_same_origin(&req(&[
             ("sec-fetch-site", "same-origin"),
