@@ -153,3 +153,143 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
+
+/// A member's role in a team (DESIGN §3): viewers read what is shared with the team,
+/// editors also create, change and run, admins also manage members and invitations.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum TeamRole {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+impl TeamRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TeamRole::Viewer => "viewer",
+            TeamRole::Editor => "editor",
+            TeamRole::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "viewer" => Some(TeamRole::Viewer),
+            "editor" => Some(TeamRole::Editor),
+            "admin" => Some(TeamRole::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Team {
+    pub id: Uuid,
+    pub name: String,
+    pub display_name: String,
+    pub created_at: DateTime<Utc>,
+    /// The caller's role in the team, if a member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub my_role: Option<TeamRole>,
+    pub member_count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TeamMember {
+    pub user_id: Uuid,
+    pub name: String,
+    pub display_name: String,
+    pub role: TeamRole,
+    pub since: DateTime<Utc>,
+}
+
+/// `POST /api/v1/teams`: the creator becomes the team's admin.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateTeamRequest {
+    pub name: String,
+    #[serde(default)]
+    pub display_name: String,
+}
+
+/// `POST /api/v1/teams/{id}/members`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AddMemberRequest {
+    /// The user's login name.
+    pub user: String,
+    pub role: TeamRole,
+}
+
+/// `PUT /api/v1/teams/{id}/members/{user_id}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SetRoleRequest {
+    pub role: TeamRole,
+}
+
+/// `POST /api/v1/teams/{id}/invitations`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreateInvitationRequest {
+    pub role: TeamRole,
+    /// Days the link stays valid: 1 to 30, 7 when omitted.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InvitationState {
+    Pending,
+    Accepted,
+    Revoked,
+    Expired,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub team_id: Uuid,
+    pub team_name: String,
+    pub role: TeamRole,
+    pub state: InvitationState,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub created_by: Option<String>,
+    pub accepted_by: Option<String>,
+}
+
+/// The answer to creating (or regenerating) an invitation: the only time its link is shown.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedInvitation {
+    pub invitation: Invitation,
+    /// Give this link to the invitee; it works once, until it expires.
+    pub link: String,
+}
+
+/// What an invitation link offers, for the page the invitee opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InvitationPreview {
+    pub team_name: String,
+    pub role: TeamRole,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `POST /api/v1/invitations/accept`: join with the signed-in account.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AcceptInvitationRequest {
+    pub token: String,
+}
+
+/// `POST /api/v1/invitations/register`: create an account and join.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RegisterWithInvitationRequest {
+    pub token: String,
+    pub name: String,
+    #[schema(format = Password)]
+    pub password: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+}

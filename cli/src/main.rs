@@ -52,6 +52,12 @@ pub enum Command {
     /// Manage users (administrators).
     #[command(subcommand)]
     User(commands::users::UserCommand),
+    /// Manage teams, their members and roles.
+    #[command(subcommand)]
+    Team(commands::teams::TeamCommand),
+    /// Manage invitation links to teams.
+    #[command(subcommand)]
+    Invite(commands::teams::InviteCommand),
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -16,6 +16,13 @@ pub enum AuditAction {
     PasswordChanged,
     ApiKeyCreated,
     ApiKeyRevoked,
+    TeamCreated,
+    MemberAdded,
+    MemberRemoved,
+    RoleChanged,
+    InvitationCreated,
+    InvitationAccepted,
+    InvitationRevoked,
 }
 
 impl AuditAction {
@@ -30,6 +37,13 @@ impl AuditAction {
             AuditAction::PasswordChanged => "password_changed",
             AuditAction::ApiKeyCreated => "api_key_created",
             AuditAction::ApiKeyRevoked => "api_key_revoked",
+            AuditAction::TeamCreated => "team_created",
+            AuditAction::MemberAdded => "member_added",
+            AuditAction::MemberRemoved => "member_removed",
+            AuditAction::RoleChanged => "role_changed",
+            AuditAction::InvitationCreated => "invitation_created",
+            AuditAction::InvitationAccepted => "invitation_accepted",
+            AuditAction::InvitationRevoked => "invitation_revoked",
         }
     }
 }
@@ -110,6 +124,13 @@ pub const ACTIONS: &[AuditAction] = &[
     AuditAction::PasswordChanged,
     AuditAction::ApiKeyCreated,
     AuditAction::ApiKeyRevoked,
+    AuditAction::TeamCreated,
+    AuditAction::MemberAdded,
+    AuditAction::MemberRemoved,
+    AuditAction::RoleChanged,
+    AuditAction::InvitationCreated,
+    AuditAction::InvitationAccepted,
+    AuditAction::InvitationRevoked,
 ];
 
 /// The audit log, newest first, optionally one action only (administrators).

@@ -125,6 +125,30 @@ impl Client {
             .await
     }
 
+    /// A call whose answer has no body (204).
+    pub async fn send_empty<B: Serialize>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(), ClientError> {
+        let mut req = self.request(method, path);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let res = req
+            .send()
+            .await
+            .map_err(|source| ClientError::Unreachable {
+                url: self.url(path),
+                source,
+            })?;
+        if !res.status().is_success() {
+            return Err(api_error(res).await);
+        }
+        Ok(())
+    }
+
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         self.call(self.request(reqwest::Method::DELETE, path), path)
             .await

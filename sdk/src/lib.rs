@@ -4,3 +4,4 @@
 pub mod client;
 
 pub use client::{Client, ClientError};
+pub use reqwest::Method;

@@ -29,7 +29,17 @@ async fn every_documented_route_but_the_public_ones_answers_401(pool: PgPool) {
             if weir_server::api::PUBLIC_ROUTES.contains(&(method, path.as_str())) {
                 continue;
             }
-            let uri = path.replace("{id}", &uuid::Uuid::new_v4().to_string());
+            let uri = path
+                .split('/')
+                .map(|seg| {
+                    if seg.starts_with('{') {
+                        uuid::Uuid::new_v4().to_string()
+                    } else {
+                        seg.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
             let req = Request::builder()
                 .method(method.to_uppercase().as_str())
                 .uri(&uri)

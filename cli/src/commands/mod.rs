@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod teams;
 pub mod users;
 
 use std::process::ExitCode;
@@ -36,6 +37,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Whoami => auth::whoami(&cli).await.map(|()| ExitCode::SUCCESS),
         Command::ApiKey(cmd) => api_keys::run(&cli, cmd).await.map(|()| ExitCode::SUCCESS),
         Command::User(cmd) => users::run(&cli, cmd).await.map(|()| ExitCode::SUCCESS),
+        Command::Team(cmd) => teams::run_team(&cli, cmd).await.map(|()| ExitCode::SUCCESS),
+        Command::Invite(cmd) => teams::run_invite(&cli, cmd)
+            .await
+            .map(|()| ExitCode::SUCCESS),
     }
 }
 

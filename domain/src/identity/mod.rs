@@ -6,9 +6,11 @@ pub mod bootstrap;
 pub mod password;
 mod repo;
 pub mod sign_in;
+pub mod teams;
 pub mod users;
 
 use uuid::Uuid;
+use weir_api::identity::TeamRole;
 
 use crate::{DomainError, Result};
 
@@ -56,6 +58,10 @@ pub enum Resource {
     },
     /// The audit log.
     AuditLog,
+    /// The set of teams: anyone signed in may create one (and becomes its admin).
+    Teams,
+    /// One team, seen with the caller's role in it (`None`: not a member).
+    Team { role: Option<TeamRole> },
 }
 
 /// The one place that decides access (DESIGN §3). Handlers, server functions and the
@@ -72,6 +78,11 @@ pub fn authorize(principal: &Principal, action: Action, resource: Resource) -> R
                 user_id,
                 is_service_account,
             } => user_id == principal.user_id && !is_service_account,
+            Resource::Teams => matches!(action, Action::Read | Action::Create),
+            Resource::Team { role } => match action {
+                Action::Read => role.is_some(),
+                Action::Create | Action::Update | Action::Delete => role == Some(TeamRole::Admin),
+            },
         };
     if allowed {
         Ok(())
@@ -116,6 +127,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn team_roles_read_and_manage_as_design_says() {
+        let me = principal(false);
+        let team = |role| Resource::Team { role };
+        assert!(authorize(&me, Action::Create, Resource::Teams).is_ok());
+        for role in [TeamRole::Viewer, TeamRole::Editor, TeamRole::Admin] {
+            assert!(
+                authorize(&me, Action::Read, team(Some(role))).is_ok(),
+                "{role:?} reads"
+            );
+        }
+        assert!(
+            authorize(&me, Action::Read, team(None)).is_err(),
+            "outsiders do not"
+        );
+        for action in [Action::Create, Action::Update, Action::Delete] {
+            assert!(authorize(&me, action, team(Some(TeamRole::Admin))).is_ok());
+            assert!(authorize(&me, action, team(Some(TeamRole::Editor))).is_err());
+            assert!(authorize(&me, action, team(Some(TeamRole::Viewer))).is_err());
+            assert!(authorize(&me, action, team(None)).is_err());
+        }
+        assert!(
+            authorize(&principal(true), Action::Update, team(None)).is_ok(),
+            "server admins may"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod identity;
 pub mod system;
+pub mod teams;
 
 use axum::Router;
 use axum::routing::any;
@@ -25,6 +26,7 @@ use crate::http::error::{api_method_not_allowed, api_not_found};
     tags(
         (name = "system", description = "Liveness, readiness, version and schema of the server."),
         (name = "identity", description = "First-start setup, sign-in, users and API keys."),
+        (name = "teams", description = "Teams, members and roles, invitation links."),
     ),
     modifiers(&SecuritySchemes),
     security(("api_key" = []), ("session" = [])),
@@ -39,6 +41,8 @@ pub const PUBLIC_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/openapi.json"),
     ("post", "/api/v1/setup"),
     ("post", "/api/v1/sessions"),
+    ("post", "/api/v1/invitations/preview"),
+    ("post", "/api/v1/invitations/register"),
 ];
 
 struct SecuritySchemes;
@@ -87,7 +91,8 @@ impl utoipa::Modify for SecuritySchemes {
 fn documented() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(system::v1_router())
-        .merge(identity::router());
+        .merge(identity::router())
+        .merge(teams::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::root_router())
         .nest("/api/v1", v1)

@@ -22,6 +22,8 @@ pub struct AppState {
     pub sessions: PostgresStore,
     /// Mark cookies Secure (the public URL is https).
     pub secure_cookies: bool,
+    /// Where users reach the server (links in invitations), without a trailing slash.
+    pub public_url: Arc<str>,
 }
 
 /// Creates the session store's table if needed. Serialized by an advisory lock so
@@ -66,6 +68,7 @@ impl AppState {
             openapi_json: Arc::from(crate::api::openapi_json()),
             sessions,
             secure_cookies: public_url.starts_with("https://"),
+            public_url: Arc::from(public_url.trim_end_matches('/')),
         }
     }
 }
