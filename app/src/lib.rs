@@ -7,6 +7,7 @@ pub mod format;
 mod layout;
 mod pages;
 pub mod system;
+pub mod teams;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

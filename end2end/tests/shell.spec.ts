@@ -37,10 +37,13 @@ test('settings sections are tabs', async ({ page, javaScriptEnabled }) => {
   await signIn(page, javaScriptEnabled, '/settings');
   await expect(page).toHaveURL(/\/settings$/);
   const tabs = page.getByRole('navigation', { name: 'Settings sections' });
+  await tabs.getByRole('link', { name: 'Audit log' }).click();
+  await expect(page).toHaveURL(/\/settings\/audit$/);
+  await expect(tabs.getByRole('link', { name: 'Audit log' })).toHaveAttribute('aria-current', 'page');
+  await expect(page.getByRole('heading', { level: 2, name: 'Audit log' })).toBeVisible();
   await tabs.getByRole('link', { name: 'Teams' }).click();
   await expect(page).toHaveURL(/\/settings\/teams$/);
-  await expect(tabs.getByRole('link', { name: 'Teams' })).toHaveAttribute('aria-current', 'page');
-  await expect(page.getByRole('heading', { level: 2, name: 'Teams' })).toBeVisible();
+  await expect(page.getByRole('heading', { level: 2, name: 'Create a team' })).toBeVisible();
 });
 
 test('an unknown address shows the 404 page', async ({ page, javaScriptEnabled }) => {

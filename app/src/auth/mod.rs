@@ -40,6 +40,12 @@ pub struct Flash {
     /// What the user typed as their name, to fill the form again.
     #[serde(default)]
     pub name: String,
+    /// A success notice rather than a refusal.
+    #[serde(default)]
+    pub success: bool,
+    /// A link to show once (a new invitation).
+    #[serde(default)]
+    pub link: Option<String>,
 }
 
 impl Flash {

@@ -8,7 +8,7 @@ use crate::auth::{Flash, setup_token_valid, take_flash};
 
 /// A form's one-time message, if the last submission left one.
 #[component]
-fn FlashAlert(flash: Flash) -> impl IntoView {
+pub(super) fn FlashAlert(flash: Flash) -> impl IntoView {
     (!flash.message.is_empty()).then(|| {
         view! {
             <p class="alert" role="alert">
@@ -20,7 +20,7 @@ fn FlashAlert(flash: Flash) -> impl IntoView {
 
 /// An input with its label and, when the last submission was refused, the reason.
 #[component]
-fn Field(
+pub(super) fn Field(
     label: &'static str,
     name: &'static str,
     #[prop(default = "text")] kind: &'static str,

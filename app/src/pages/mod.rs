@@ -4,14 +4,15 @@ mod auth;
 mod not_found;
 mod not_yet;
 mod overview;
+mod teams;
 
 pub use auth::{Setup, SignIn};
 pub use not_found::NotFound;
 pub use not_yet::{
-    AcceptInvite, Artifacts, Components, Models, Pipelines, RunDetail, Runs, Secrets, Settings,
-    Stacks,
+    Artifacts, Components, Models, Pipelines, RunDetail, Runs, Secrets, Settings, Stacks,
 };
 pub use overview::Overview;
+pub use teams::AcceptInvite;
 
 use leptos::prelude::*;
 

@@ -185,6 +185,7 @@ pub fn Settings() -> impl IntoView {
                 .collect_view()}
         </nav>
         {move || match current() {
+            Some(("teams", _, _)) => view! { <super::teams::TeamsSection /> }.into_any(),
             Some((_, label, holds)) => view! {
                 <section class="empty-state" aria-label="Not available yet">
                     <span class="badge badge-pending">"Not available yet"</span>
@@ -201,16 +202,5 @@ pub fn Settings() -> impl IntoView {
             .into_any(),
             None => view! { <super::NotFound /> }.into_any(),
         }}
-    }
-}
-
-#[component]
-pub fn AcceptInvite() -> impl IntoView {
-    view! {
-        <NotAvailable
-            title="Accept invitation"
-            subtitle="Join a team on this server."
-            will_hold="Invitation links will open here: create an account or sign in, then join the team."
-        />
     }
 }

@@ -13,9 +13,12 @@ use serde::Deserialize;
 use tower_sessions::Session;
 use weir_api::FieldError;
 use weir_api::identity::SetupRequest;
+use weir_api::identity::{
+    CreateInvitationRequest, CreateTeamRequest, RegisterWithInvitationRequest, TeamRole,
+};
 use weir_app::auth::{FLASH_KEY, Flash, is_public_page, safe_next};
 use weir_domain::DomainError;
-use weir_domain::identity::{bootstrap, sign_in};
+use weir_domain::identity::{bootstrap, sign_in, teams};
 
 use super::AppState;
 use super::auth::{ClientAddr, begin_session, end_session, session_principal};
@@ -25,6 +28,13 @@ pub fn router() -> Router<AppState> {
         .route("/auth/sign-in", post(sign_in_form))
         .route("/auth/setup", post(setup_form))
         .route("/auth/sign-out", post(sign_out_form))
+        .route("/forms/teams/create", post(create_team_form))
+        .route("/forms/invitations/create", post(create_invitation_form))
+        .route("/forms/invitations/accept", post(accept_invitation_form))
+        .route(
+            "/forms/invitations/register",
+            post(register_with_invitation_form),
+        )
 }
 
 fn parse<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> T {
@@ -63,6 +73,7 @@ fn flash_for(error: DomainError, name: String) -> Flash {
         message,
         fields,
         name,
+        ..Flash::default()
     }
 }
 
@@ -109,8 +120,8 @@ async fn sign_in_form(
             &session,
             Flash {
                 message: "Enter your user name and password.".into(),
-                fields: vec![],
                 name: form.name,
+                ..Flash::default()
             },
         )
         .await;
@@ -171,6 +182,7 @@ async fn setup_form(
                     "does not match the password",
                 )],
                 name: form.name,
+                ..Flash::default()
             },
         )
         .await;
@@ -211,6 +223,230 @@ async fn sign_out_form(
     }
 }
 
+/// The signed-in principal of a form, or a redirect to sign in.
+async fn signed_in(
+    state: &AppState,
+    session: &Session,
+    back: &str,
+) -> Result<weir_domain::identity::Principal, Response> {
+    match session_principal(&state.db, session).await {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => {
+            Err(Redirect::to(&format!("/sign-in?next={}", query_escape(back))).into_response())
+        }
+        Err(e) => Err(e.into_response()),
+    }
+}
+
+fn success(message: String, link: Option<String>) -> Flash {
+    Flash {
+        message,
+        success: true,
+        link,
+        ..Flash::default()
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TeamForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    display_name: String,
+}
+
+async fn create_team_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    const BACK: &str = "/settings/teams";
+    let principal = match signed_in(&state, &session, BACK).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let form: TeamForm = parse(&body);
+    let req = CreateTeamRequest {
+        name: form.name.clone(),
+        display_name: form.display_name,
+    };
+    let note = match teams::create(&state.db, &principal, req, Some(&client)).await {
+        Ok(team) => success(
+            format!("Created team {}. You are its admin.", team.name),
+            None,
+        ),
+        Err(e) => flash_for(e, form.name),
+    };
+    flash(&session, note).await;
+    Redirect::to(BACK).into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct InvitationForm {
+    #[serde(default)]
+    team_id: String,
+    #[serde(default)]
+    role: String,
+}
+
+async fn create_invitation_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    const BACK: &str = "/settings/teams";
+    let principal = match signed_in(&state, &session, BACK).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let form: InvitationForm = parse(&body);
+    let (Ok(team_id), Some(role)) = (
+        form.team_id.parse::<uuid::Uuid>(),
+        TeamRole::parse(&form.role),
+    ) else {
+        flash(
+            &session,
+            Flash {
+                message: "Choose a team and a role.".into(),
+                ..Flash::default()
+            },
+        )
+        .await;
+        return Redirect::to(BACK).into_response();
+    };
+    let req = CreateInvitationRequest {
+        role,
+        expires_in_days: None,
+    };
+    let note = match teams::invite(
+        &state.db,
+        &principal,
+        team_id,
+        req,
+        &state.public_url,
+        Some(&client),
+    )
+    .await
+    {
+        Ok(created) => success(
+            format!(
+                "Invitation to {} as {} created. Send this link to the person you invite:",
+                created.invitation.team_name,
+                created.invitation.role.as_str()
+            ),
+            Some(created.link),
+        ),
+        Err(e) => flash_for(e, String::new()),
+    };
+    flash(&session, note).await;
+    Redirect::to(BACK).into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AcceptForm {
+    #[serde(default)]
+    token: String,
+}
+
+async fn accept_invitation_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let form: AcceptForm = parse(&body);
+    let back = format!("/invite/{}", query_escape(&form.token));
+    let principal = match signed_in(&state, &session, &back).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match teams::accept(&state.db, &principal, &form.token, Some(&client)).await {
+        Ok(team) => {
+            flash(
+                &session,
+                success(format!("You joined {}.", team.name), None),
+            )
+            .await;
+            Redirect::to("/settings/teams").into_response()
+        }
+        Err(e) => {
+            flash(&session, flash_for(e, String::new())).await;
+            Redirect::to(&back).into_response()
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RegisterForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_again: String,
+}
+
+async fn register_with_invitation_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let form: RegisterForm = parse(&body);
+    let back = format!("/invite/{}", query_escape(&form.token));
+    if form.password != form.password_again {
+        flash(
+            &session,
+            Flash {
+                message: "Some fields need another look.".into(),
+                fields: vec![FieldError::new(
+                    "password_again",
+                    "does not match the password",
+                )],
+                name: form.name,
+                ..Flash::default()
+            },
+        )
+        .await;
+        return Redirect::to(&back).into_response();
+    }
+    let req = RegisterWithInvitationRequest {
+        token: form.token,
+        name: form.name.clone(),
+        password: form.password,
+        display_name: form.display_name,
+        email: Some(form.email).filter(|e| !e.trim().is_empty()),
+    };
+    match teams::register(&state.db, req, Some(&client)).await {
+        Ok((user, team)) => match begin_session(&session, user.id, 0).await {
+            Ok(()) => {
+                flash(
+                    &session,
+                    success(
+                        format!("Welcome, {}. You joined {}.", user.name, team.name),
+                        None,
+                    ),
+                )
+                .await;
+                Redirect::to("/settings/teams").into_response()
+            }
+            Err(e) => e.into_response(),
+        },
+        Err(e) => {
+            flash(&session, flash_for(e, form.name)).await;
+            Redirect::to(&back).into_response()
+        }
+    }
+}
+
 /// Sends signed-out visitors of dashboard pages to the sign-in page. The REST API,
 /// assets and the public pages are left alone.
 pub async fn require_sign_in_for_pages(
@@ -225,6 +461,7 @@ pub async fn require_sign_in_for_pages(
         && !path.starts_with("/pkg/")
         && !path.starts_with("/fn/")
         && !path.starts_with("/auth/")
+        && !path.starts_with("/forms/")
         && !matches!(path, "/health" | "/ready" | "/favicon.svg")
         && !is_public_page(path);
     if !is_page {
