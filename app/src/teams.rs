@@ -24,3 +24,68 @@ pub async fn get_invitation_preview(token: String) -> Result<InvitationPreview, 
     let pool = use_context::<sqlx::PgPool>().ok_or(AppError::Internal)?;
     Ok(weir_domain::identity::teams::preview(&pool, &token).await?)
 }
+
+/// The signed-in user's API keys, newest first.
+#[server(prefix = "/fn", endpoint = "my_api_keys")]
+pub async fn my_api_keys(
+    cursor: Option<String>,
+) -> Result<Page<weir_api::identity::ApiKey>, AppError> {
+    let principal = crate::auth::ssr::require_principal().await?;
+    let pool = use_context::<sqlx::PgPool>().ok_or(AppError::Internal)?;
+    let query = weir_api::identity::ApiKeyQuery {
+        user_id: None,
+        limit: Some(50),
+        cursor,
+    };
+    Ok(weir_domain::identity::api_keys::list(&pool, &principal, &query).await?)
+}
+
+/// Every account (administrators), by name.
+#[server(prefix = "/fn", endpoint = "all_users")]
+pub async fn all_users(cursor: Option<String>) -> Result<Page<weir_api::identity::User>, AppError> {
+    let principal = crate::auth::ssr::require_principal().await?;
+    let pool = use_context::<sqlx::PgPool>().ok_or(AppError::Internal)?;
+    let query = weir_api::PageQuery {
+        limit: Some(50),
+        cursor,
+    };
+    Ok(weir_domain::identity::users::list(&pool, &principal, &query).await?)
+}
+
+/// The audit log (administrators), newest first, optionally one action.
+#[server(prefix = "/fn", endpoint = "audit_log")]
+pub async fn audit_log(
+    action: Option<String>,
+    cursor: Option<String>,
+) -> Result<Page<weir_api::identity::AuditEntry>, AppError> {
+    let principal = crate::auth::ssr::require_principal().await?;
+    let pool = use_context::<sqlx::PgPool>().ok_or(AppError::Internal)?;
+    let query = weir_api::identity::AuditQuery {
+        action,
+        limit: Some(50),
+        cursor,
+    };
+    Ok(weir_domain::audit::list(&pool, &principal, &query).await?)
+}
+
+/// Audit action names, for the filter.
+pub fn audit_actions() -> &'static [&'static str] {
+    &[
+        "sign_in",
+        "sign_in_failed",
+        "sign_out",
+        "setup_completed",
+        "user_created",
+        "user_deactivated",
+        "password_changed",
+        "api_key_created",
+        "api_key_revoked",
+        "team_created",
+        "member_added",
+        "member_removed",
+        "role_changed",
+        "invitation_created",
+        "invitation_accepted",
+        "invitation_revoked",
+    ]
+}

@@ -43,9 +43,15 @@ pub struct Flash {
     /// A success notice rather than a refusal.
     #[serde(default)]
     pub success: bool,
-    /// A link to show once (a new invitation).
+    /// A link or secret to show once (a new invitation, a new API key).
     #[serde(default)]
     pub link: Option<String>,
+    /// The label of that value ("Invitation link", "API key").
+    #[serde(default)]
+    pub link_label: String,
+    /// What to know about it.
+    #[serde(default)]
+    pub link_hint: String,
 }
 
 impl Flash {

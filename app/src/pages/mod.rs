@@ -4,14 +4,14 @@ mod auth;
 mod not_found;
 mod not_yet;
 mod overview;
+mod settings;
 mod teams;
 
 pub use auth::{Setup, SignIn};
 pub use not_found::NotFound;
-pub use not_yet::{
-    Artifacts, Components, Models, Pipelines, RunDetail, Runs, Secrets, Settings, Stacks,
-};
+pub use not_yet::{Artifacts, Components, Models, Pipelines, RunDetail, Runs, Secrets, Stacks};
 pub use overview::Overview;
+pub use settings::Settings;
 pub use teams::AcceptInvite;
 
 use leptos::prelude::*;

@@ -29,12 +29,15 @@ pub fn Notice(flash: Flash) -> impl IntoView {
         view! {
             <div class="notice" role="status">
                 <p>{flash.message}</p>
-                {flash.link.map(|link| view! {
-                    <label class="link-box">
-                        <span>"Invitation link"</span>
-                        <input type="text" readonly value=link aria-label="Invitation link" />
-                    </label>
-                    <p class="hint">"Shown only now. It works once, until it expires."</p>
+                {flash.link.map(|link| {
+                    let label = flash.link_label.clone();
+                    view! {
+                        <label class="link-box">
+                            <span>{label.clone()}</span>
+                            <input type="text" readonly value=link aria-label=label />
+                        </label>
+                        <p class="hint">{flash.link_hint.clone()}</p>
+                    }
                 })}
             </div>
         }

@@ -35,6 +35,12 @@ pub fn router() -> Router<AppState> {
             "/forms/invitations/register",
             post(register_with_invitation_form),
         )
+        .route("/forms/profile", post(profile_form))
+        .route("/forms/password", post(password_form))
+        .route("/forms/api-keys/create", post(create_api_key_form))
+        .route("/forms/api-keys/revoke", post(revoke_api_key_form))
+        .route("/forms/users/create", post(create_user_form))
+        .route("/forms/users/deactivate", post(deactivate_user_form))
 }
 
 fn parse<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> T {
@@ -238,11 +244,17 @@ async fn signed_in(
     }
 }
 
-fn success(message: String, link: Option<String>) -> Flash {
+fn success(message: String, link: Option<(&str, String, &str)>) -> Flash {
+    let (link_label, link, link_hint) = match link {
+        Some((label, value, hint)) => (label.to_string(), Some(value), hint.to_string()),
+        None => (String::new(), None, String::new()),
+    };
     Flash {
         message,
         success: true,
         link,
+        link_label,
+        link_hint,
         ..Flash::default()
     }
 }
@@ -336,7 +348,11 @@ async fn create_invitation_form(
                 created.invitation.team_name,
                 created.invitation.role.as_str()
             ),
-            Some(created.link),
+            Some((
+                "Invitation link",
+                created.link,
+                "Shown only now. It works once, until it expires.",
+            )),
         ),
         Err(e) => flash_for(e, String::new()),
     };
@@ -445,6 +461,283 @@ async fn register_with_invitation_form(
             Redirect::to(&back).into_response()
         }
     }
+}
+
+/// Runs a settings form for the signed-in user and returns to its section with a notice.
+macro_rules! settings_form {
+    ($state:expr, $session:expr, $back:expr, |$principal:ident| $body:expr) => {{
+        let $principal = match signed_in(&$state, &$session, $back).await {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        let note: Flash = $body;
+        flash(&$session, note).await;
+        Redirect::to($back).into_response()
+    }};
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ProfileForm {
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    email: String,
+}
+
+async fn profile_form(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
+    let form: ProfileForm = parse(&body);
+    settings_form!(state, session, "/settings/profile", |principal| {
+        let req = weir_api::identity::UpdateProfileRequest {
+            display_name: Some(form.display_name),
+            email: Some(form.email),
+        };
+        match weir_domain::identity::users::update_profile(
+            &state.db,
+            &principal,
+            principal.user_id,
+            req,
+        )
+        .await
+        {
+            Ok(_) => success("Profile saved.".into(), None),
+            Err(e) => flash_for(e, String::new()),
+        }
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    new_password_again: String,
+    #[serde(default)]
+    keep_api_keys: Option<String>,
+}
+
+async fn password_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    const BACK: &str = "/settings/profile";
+    let form: PasswordForm = parse(&body);
+    let principal = match signed_in(&state, &session, BACK).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let note = if form.new_password != form.new_password_again {
+        Flash {
+            message: "Some fields need another look.".into(),
+            fields: vec![FieldError::new(
+                "new_password_again",
+                "does not match the new password",
+            )],
+            ..Flash::default()
+        }
+    } else {
+        let keep = form.keep_api_keys.is_some();
+        let req = weir_api::identity::ChangePasswordRequest {
+            current_password: form.current_password,
+            new_password: form.new_password,
+            keep_api_keys: keep,
+        };
+        match weir_domain::identity::users::change_password(
+            &state.db,
+            &principal,
+            req,
+            Some(&client),
+        )
+        .await
+        {
+            Ok(epoch) => {
+                if let Err(e) = begin_session(&session, principal.user_id, epoch).await {
+                    return e.into_response();
+                }
+                success(
+                    if keep {
+                        "Password changed. Your other sessions have ended.".into()
+                    } else {
+                        "Password changed. Your other sessions have ended and your API keys were revoked.".into()
+                    },
+                    None,
+                )
+            }
+            Err(e) => flash_for(e, String::new()),
+        }
+    };
+    flash(&session, note).await;
+    Redirect::to(BACK).into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ApiKeyForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    expires_in_days: String,
+}
+
+async fn create_api_key_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let form: ApiKeyForm = parse(&body);
+    settings_form!(state, session, "/settings/api-keys", |principal| {
+        let days = form.expires_in_days.trim();
+        match (days.is_empty(), days.parse::<u32>()) {
+            (false, Err(_)) => Flash {
+                message: "Some fields need another look.".into(),
+                fields: vec![FieldError::new(
+                    "expires_in_days",
+                    "must be a whole number of days",
+                )],
+                ..Flash::default()
+            },
+            (empty, parsed) => {
+                let req = weir_api::identity::CreateApiKeyRequest {
+                    name: form.name,
+                    expires_in_days: if empty { None } else { parsed.ok() },
+                    user_id: None,
+                };
+                match weir_domain::identity::api_keys::create(
+                    &state.db,
+                    &principal,
+                    req,
+                    Some(&client),
+                )
+                .await
+                {
+                    Ok(created) => success(
+                        format!("API key {} created. Copy it now:", created.key.name),
+                        Some((
+                            "API key",
+                            created.secret,
+                            "Shown only now; Weir keeps only a hash of it. Use it as `Authorization: Bearer <key>` or with `weir login URL --api-key <key>`.",
+                        )),
+                    ),
+                    Err(e) => flash_for(e, String::new()),
+                }
+            }
+        }
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct IdForm {
+    #[serde(default)]
+    id: String,
+}
+
+async fn revoke_api_key_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let form: IdForm = parse(&body);
+    settings_form!(state, session, "/settings/api-keys", |principal| {
+        match form.id.parse::<uuid::Uuid>() {
+            Err(_) => Flash {
+                message: "No such API key.".into(),
+                ..Flash::default()
+            },
+            Ok(id) => match weir_domain::identity::api_keys::revoke(
+                &state.db,
+                &principal,
+                id,
+                Some(&client),
+            )
+            .await
+            {
+                Ok(key) => success(
+                    format!("API key {} revoked; it no longer works.", key.name),
+                    None,
+                ),
+                Err(e) => flash_for(e, String::new()),
+            },
+        }
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct UserForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    is_service_account: Option<String>,
+    #[serde(default)]
+    is_admin: Option<String>,
+}
+
+async fn create_user_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let form: UserForm = parse(&body);
+    settings_form!(state, session, "/settings/users", |principal| {
+        let service = form.is_service_account.is_some();
+        let req = weir_api::identity::CreateUserRequest {
+            name: form.name.clone(),
+            display_name: form.display_name,
+            email: Some(form.email).filter(|e| !e.trim().is_empty()),
+            password: Some(form.password).filter(|p| !p.is_empty()),
+            is_admin: form.is_admin.is_some(),
+            is_service_account: service,
+        };
+        match weir_domain::identity::users::create(&state.db, &principal, req, Some(&client)).await
+        {
+            Ok(user) => success(format!("Account {} created.", user.name), None),
+            Err(e) => flash_for(e, form.name),
+        }
+    })
+}
+
+async fn deactivate_user_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let form: IdForm = parse(&body);
+    settings_form!(state, session, "/settings/users", |principal| {
+        match form.id.parse::<uuid::Uuid>() {
+            Err(_) => Flash {
+                message: "No such user.".into(),
+                ..Flash::default()
+            },
+            Ok(id) => match weir_domain::identity::users::deactivate(
+                &state.db,
+                &principal,
+                id,
+                Some(&client),
+            )
+            .await
+            {
+                Ok(user) => success(
+                    format!(
+                        "{} is deactivated: their sessions and API keys no longer work.",
+                        user.name
+                    ),
+                    None,
+                ),
+                Err(e) => flash_for(e, String::new()),
+            },
+        }
+    })
 }
 
 /// Sends signed-out visitors of dashboard pages to the sign-in page. The REST API,
