@@ -75,6 +75,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/secrets") view=pages::Secrets ssr=SsrMode::Async />
                     <Route path=path!("/settings") view=pages::Settings ssr=SsrMode::Async />
                     <Route path=path!("/settings/:section") view=pages::Settings ssr=SsrMode::Async />
+                    <Route path=path!("/settings/teams/:id") view=pages::TeamPage ssr=SsrMode::Async />
                     <Route path=path!("/sign-in") view=pages::SignIn ssr=SsrMode::Async />
                     <Route path=path!("/setup") view=pages::Setup ssr=SsrMode::Async />
                     <Route path=path!("/invite/:token") view=pages::AcceptInvite ssr=SsrMode::Async />

@@ -89,3 +89,54 @@ pub fn audit_actions() -> &'static [&'static str] {
         "invitation_revoked",
     ]
 }
+
+/// One team, its members, and (for its admins) its invitations.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TeamDetail {
+    pub team: Team,
+    pub members: Page<weir_api::identity::TeamMember>,
+    /// `None` when the caller may not manage the team.
+    pub invitations: Option<Page<weir_api::identity::Invitation>>,
+}
+
+#[server(prefix = "/fn", endpoint = "team_detail")]
+pub async fn get_team_detail(
+    id: uuid::Uuid,
+    members_cursor: Option<String>,
+    invitations_cursor: Option<String>,
+) -> Result<TeamDetail, AppError> {
+    use weir_domain::identity::teams;
+    let principal = crate::auth::ssr::require_principal().await?;
+    let pool = use_context::<sqlx::PgPool>().ok_or(AppError::Internal)?;
+    let team = teams::get(&pool, &principal, id).await?;
+    let members = teams::members(
+        &pool,
+        &principal,
+        id,
+        &weir_api::PageQuery {
+            limit: Some(50),
+            cursor: members_cursor,
+        },
+    )
+    .await?;
+    let invitations = match teams::invitations(
+        &pool,
+        &principal,
+        id,
+        &weir_api::PageQuery {
+            limit: Some(20),
+            cursor: invitations_cursor,
+        },
+    )
+    .await
+    {
+        Ok(page) => Some(page),
+        Err(weir_domain::DomainError::Forbidden(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(TeamDetail {
+        team,
+        members,
+        invitations,
+    })
+}

@@ -40,3 +40,48 @@ test('an admin invites a teammate, who accepts in another browser and sees the t
   await expect(mate.getByRole('alert')).toContainText('already been used');
   await other.close();
 });
+
+test('a team admin changes roles, removes members and revokes links on the team page', async ({ page, javaScriptEnabled: js }) => {
+  const team = `crew-${js ? 'js' : 'nojs'}-${Date.now()}`;
+  const member = `crewmate-${js ? 'js' : 'nojs'}-${Date.now()}`;
+  await signIn(page, js, '/settings/users');
+  await page.getByLabel('User name').fill(member);
+  await page.getByLabel('Password', { exact: true }).fill('crewmate long password');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('status')).toContainText('created');
+
+  await page.goto('/settings/teams');
+  await page.getByLabel('Team name').fill(team);
+  await page.getByRole('button', { name: 'Create team' }).click();
+  const row = page.getByRole('table', { name: 'Your teams' }).getByRole('row').filter({ hasText: team });
+  await row.getByRole('button', { name: 'Create invitation link' }).click();
+  await expect(page.getByRole('textbox', { name: 'Invitation link' })).toBeVisible();
+  await page.getByRole('table', { name: 'Your teams' }).getByRole('row').filter({ hasText: team }).getByRole('link').click();
+  await ready(page, js);
+  await expect(page.getByRole('heading', { level: 1, name: team })).toBeVisible();
+
+  // Revoke the pending link, then issue a new one.
+  const invitations = page.getByRole('table', { name: 'Invitations' });
+  await invitations.getByRole('button', { name: 'Revoke' }).first().click();
+  await expect(page.getByRole('status')).toContainText('Invitation revoked');
+  await expect(invitations.getByRole('row').nth(1)).toContainText('Revoked');
+
+  // Add a member, make them an editor, then remove them.
+  const members = page.getByRole('table', { name: 'Members' });
+  await page.getByLabel('Add a member').fill(member);
+  await page.getByLabel('Role of the new member').selectOption('viewer');
+  await page.getByRole('button', { name: 'Add', exact: true }).click();
+  await expect(page.getByRole('status')).toContainText(`Added ${member} as viewer`);
+  await members.getByLabel(`Role of ${member}`, { exact: true }).selectOption('editor');
+  await members.getByRole('button', { name: `Change role of ${member}` }).click();
+  await expect(page.getByRole('status')).toContainText('Role changed to editor');
+  await expect(members.getByLabel(`Role of ${member}`, { exact: true })).toHaveValue('editor');
+  await members.getByRole('button', { name: `Remove ${member}` }).click();
+  await expect(page.getByRole('status')).toContainText('Member removed');
+  await expect(members.getByRole('row').filter({ hasText: member })).toHaveCount(0);
+
+  // The last admin cannot step down.
+  await members.getByLabel('Role of admin', { exact: true }).selectOption('viewer');
+  await members.getByRole('button', { name: 'Change role of admin' }).click();
+  await expect(page.getByRole('alert')).toContainText('at least one admin');
+});

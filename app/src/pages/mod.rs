@@ -12,7 +12,7 @@ pub use not_found::NotFound;
 pub use not_yet::{Artifacts, Components, Models, Pipelines, RunDetail, Runs, Secrets, Stacks};
 pub use overview::Overview;
 pub use settings::Settings;
-pub use teams::AcceptInvite;
+pub use teams::{AcceptInvite, TeamPage};
 
 use leptos::prelude::*;
 

@@ -41,6 +41,10 @@ pub fn router() -> Router<AppState> {
         .route("/forms/api-keys/revoke", post(revoke_api_key_form))
         .route("/forms/users/create", post(create_user_form))
         .route("/forms/users/deactivate", post(deactivate_user_form))
+        .route("/forms/teams/role", post(team_role_form))
+        .route("/forms/teams/remove", post(team_remove_form))
+        .route("/forms/teams/add", post(team_add_form))
+        .route("/forms/invitations/revoke", post(revoke_invitation_form))
 }
 
 fn parse<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> T {
@@ -734,6 +738,163 @@ async fn deactivate_user_form(
                     ),
                     None,
                 ),
+                Err(e) => flash_for(e, String::new()),
+            },
+        }
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct MemberForm {
+    #[serde(default)]
+    team_id: String,
+    #[serde(default)]
+    user_id: String,
+    #[serde(default)]
+    role: String,
+}
+
+fn ids(team: &str, user: &str) -> Option<(uuid::Uuid, uuid::Uuid)> {
+    Some((team.parse().ok()?, user.parse().ok()?))
+}
+
+async fn team_role_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let form: MemberForm = parse(&body);
+    let back = format!("/settings/teams/{}", query_escape(&form.team_id));
+    settings_form!(state, session, &back, |principal| {
+        match (
+            ids(&form.team_id, &form.user_id),
+            TeamRole::parse(&form.role),
+        ) {
+            (Some((team, user)), Some(role)) => {
+                match teams::set_role(&state.db, &principal, team, user, role, Some(&client)).await
+                {
+                    Ok(()) => success(format!("Role changed to {}.", role.as_str()), None),
+                    Err(e) => flash_for(e, String::new()),
+                }
+            }
+            _ => Flash {
+                message: "Choose a member and a role.".into(),
+                ..Flash::default()
+            },
+        }
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AddMemberForm {
+    #[serde(default)]
+    team_id: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    role: String,
+}
+
+async fn team_add_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let form: AddMemberForm = parse(&body);
+    let back = format!("/settings/teams/{}", query_escape(&form.team_id));
+    settings_form!(state, session, &back, |principal| {
+        match (
+            form.team_id.parse::<uuid::Uuid>(),
+            TeamRole::parse(&form.role),
+        ) {
+            (Ok(team), Some(role)) => {
+                let req = weir_api::identity::AddMemberRequest {
+                    user: form.user.clone(),
+                    role,
+                };
+                match teams::add_member(&state.db, &principal, team, req, Some(&client)).await {
+                    Ok(m) => success(format!("Added {} as {}.", m.name, role.as_str()), None),
+                    Err(e) => flash_for(e, String::new()),
+                }
+            }
+            _ => Flash {
+                message: "Enter a user name and choose a role.".into(),
+                ..Flash::default()
+            },
+        }
+    })
+}
+
+async fn team_remove_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let form: MemberForm = parse(&body);
+    let back = format!("/settings/teams/{}", query_escape(&form.team_id));
+    settings_form!(state, session, &back, |principal| {
+        match ids(&form.team_id, &form.user_id) {
+            Some((team, user)) => {
+                match teams::remove_member(&state.db, &principal, team, user, Some(&client)).await {
+                    Ok(()) => success("Member removed.".into(), None),
+                    Err(e) => flash_for(e, String::new()),
+                }
+            }
+            None => Flash {
+                message: "No such member.".into(),
+                ..Flash::default()
+            },
+        }
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RevokeInvitationForm {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    team_id: String,
+    #[serde(default)]
+    regenerate: String,
+}
+
+async fn revoke_invitation_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let form: RevokeInvitationForm = parse(&body);
+    let back = format!("/settings/teams/{}", query_escape(&form.team_id));
+    let regenerate = form.regenerate == "true";
+    settings_form!(state, session, &back, |principal| {
+        match form.id.parse::<uuid::Uuid>() {
+            Err(_) => Flash {
+                message: "No such invitation.".into(),
+                ..Flash::default()
+            },
+            Ok(id) => match teams::revoke_invitation(
+                &state.db,
+                &principal,
+                id,
+                regenerate,
+                &state.public_url,
+                Some(&client),
+            )
+            .await
+            {
+                Ok(Some(fresh)) => success(
+                    "The old link no longer works. The new one:".into(),
+                    Some((
+                        "Invitation link",
+                        fresh.link,
+                        "Shown only now. It works once, until it expires.",
+                    )),
+                ),
+                Ok(None) => success("Invitation revoked; its link no longer works.".into(), None),
                 Err(e) => flash_for(e, String::new()),
             },
         }
