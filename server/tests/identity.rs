@@ -690,3 +690,30 @@ async fn administrators_read_the_audit_log_filtered_and_paged(pool: PgPool) {
         403
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn wrong_passwords_are_throttled_per_client_address(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    create_admin(&pool).await;
+    // 19 failures spread over many accounts (so no account limit is reached) from one
+    // client: the 20th attempt is refused, even for another account with its password.
+    for i in 0..19 {
+        let answer = post_json(
+            &app,
+            "/api/v1/sessions",
+            serde_json::json!({"name": format!("guess{i}"), "password": "not a password"}),
+            &[],
+        )
+        .await;
+        assert_eq!(answer.status, 401, "attempt {}", i + 1);
+    }
+    let twentieth = post_json(
+        &app,
+        "/api/v1/sessions",
+        serde_json::json!({"name": "admin", "password": ADMIN_PASSWORD}),
+        &[],
+    )
+    .await;
+    assert_eq!(twentieth.status, 429);
+    assert!(twentieth.header("retry-after").is_some());
+}

@@ -563,3 +563,113 @@ async fn team_names_are_unique_and_validated(pool: PgPool) {
     assert_eq!(unknown.status, 422);
     assert_eq!(unknown.json()["error"]["fields"][0]["field"], "user");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_role_matrix_over_user_and_key_routes(pool: PgPool) {
+    let w = world(&pool).await;
+    // A service account whose keys only administrators manage, and a spare key of Eddie's.
+    let bot = call(
+        &w.app,
+        "POST",
+        "/api/v1/users",
+        Some(json!({"name": "bot", "is_service_account": true})),
+        Some(&w.admin),
+    )
+    .await;
+    let bot_id = bot.json()["id"].as_str().expect("id").to_string();
+    let spare = call(
+        &w.app,
+        "POST",
+        "/api/v1/api-keys",
+        Some(json!({"name": "spare"})),
+        Some(&w.editor.1),
+    )
+    .await;
+    assert_eq!(spare.status, 201);
+    let eddie_key_id = spare.json()["key"]["id"].as_str().expect("key").to_string();
+    let vera_id = w.viewer.0.clone();
+    // (who, key) → list users, create user, deactivate Vera, list the bot's keys,
+    // create a key for the bot, revoke Eddie's key, read the audit log.
+    let cases: Vec<(&str, Option<&str>, [u16; 7])> = vec![
+        ("anonymous", None, [401, 401, 401, 401, 401, 401, 401]),
+        (
+            "viewer",
+            Some(&w.viewer.1),
+            [403, 403, 403, 403, 403, 404, 403],
+        ),
+        (
+            "editor",
+            Some(&w.editor.1),
+            [403, 403, 403, 403, 403, 200, 403],
+        ),
+        (
+            "team admin",
+            Some(&w.lead.1),
+            [403, 403, 403, 403, 403, 404, 403],
+        ),
+        (
+            "member of another team",
+            Some(&w.outsider.1),
+            [403, 403, 403, 403, 403, 404, 403],
+        ),
+        (
+            "server admin",
+            Some(&w.admin),
+            [200, 201, 200, 200, 201, 200, 200],
+        ),
+    ];
+    for (i, (who, key, expected)) in cases.into_iter().enumerate() {
+        let got = [
+            call(&w.app, "GET", "/api/v1/users", None, key).await.status,
+            call(
+                &w.app,
+                "POST",
+                "/api/v1/users",
+                Some(json!({"name": format!("made{i}"), "password": "a long password"})),
+                key,
+            )
+            .await
+            .status,
+            call(
+                &w.app,
+                "POST",
+                &format!("/api/v1/users/{vera_id}/deactivate"),
+                Some(json!({})),
+                key,
+            )
+            .await
+            .status,
+            call(
+                &w.app,
+                "GET",
+                &format!("/api/v1/api-keys?user_id={bot_id}"),
+                None,
+                key,
+            )
+            .await
+            .status,
+            call(
+                &w.app,
+                "POST",
+                "/api/v1/api-keys",
+                Some(json!({"name": "bot key", "user_id": bot_id})),
+                key,
+            )
+            .await
+            .status,
+            call(
+                &w.app,
+                "DELETE",
+                &format!("/api/v1/api-keys/{eddie_key_id}"),
+                None,
+                key,
+            )
+            .await
+            .status,
+            call(&w.app, "GET", "/api/v1/audit-events", None, key)
+                .await
+                .status,
+        ];
+        assert_eq!(got, expected, "{who}");
+    }
+}

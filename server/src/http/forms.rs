@@ -158,8 +158,9 @@ async fn sign_in_form(
     }
 }
 
+/// The fields of a new account (first-start setup, or joining with an invitation).
 #[derive(Debug, Default, Deserialize)]
-struct SetupForm {
+struct NewAccountForm {
     #[serde(default)]
     token: String,
     #[serde(default)]
@@ -174,28 +175,27 @@ struct SetupForm {
     password_again: String,
 }
 
+/// A refusal that points at one field of the form.
+fn field_problem(field: &str, message: &str, name: String) -> Flash {
+    Flash {
+        message: "Some fields need another look.".into(),
+        fields: vec![FieldError::new(field, message)],
+        name,
+        ..Flash::default()
+    }
+}
+
 async fn setup_form(
     State(state): State<AppState>,
     session: Session,
     ClientAddr(client): ClientAddr,
     body: Bytes,
 ) -> Response {
-    let form: SetupForm = parse(&body);
+    let form: NewAccountForm = parse(&body);
     let back = format!("/setup?token={}", query_escape(&form.token));
     if form.password != form.password_again {
-        flash(
-            &session,
-            Flash {
-                message: "Some fields need another look.".into(),
-                fields: vec![FieldError::new(
-                    "password_again",
-                    "does not match the password",
-                )],
-                name: form.name,
-                ..Flash::default()
-            },
-        )
-        .await;
+        let problem = field_problem("password_again", "does not match the password", form.name);
+        flash(&session, problem).await;
         return Redirect::to(&back).into_response();
     }
     let req = SetupRequest {
@@ -398,44 +398,17 @@ async fn accept_invitation_form(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct RegisterForm {
-    #[serde(default)]
-    token: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    display_name: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    password_again: String,
-}
-
 async fn register_with_invitation_form(
     State(state): State<AppState>,
     session: Session,
     ClientAddr(client): ClientAddr,
     body: Bytes,
 ) -> Response {
-    let form: RegisterForm = parse(&body);
+    let form: NewAccountForm = parse(&body);
     let back = format!("/invite/{}", query_escape(&form.token));
     if form.password != form.password_again {
-        flash(
-            &session,
-            Flash {
-                message: "Some fields need another look.".into(),
-                fields: vec![FieldError::new(
-                    "password_again",
-                    "does not match the password",
-                )],
-                name: form.name,
-                ..Flash::default()
-            },
-        )
-        .await;
+        let problem = field_problem("password_again", "does not match the password", form.name);
+        flash(&session, problem).await;
         return Redirect::to(&back).into_response();
     }
     let req = RegisterWithInvitationRequest {
@@ -534,14 +507,11 @@ async fn password_form(
         Err(r) => return r,
     };
     let note = if form.new_password != form.new_password_again {
-        Flash {
-            message: "Some fields need another look.".into(),
-            fields: vec![FieldError::new(
-                "new_password_again",
-                "does not match the new password",
-            )],
-            ..Flash::default()
-        }
+        field_problem(
+            "new_password_again",
+            "does not match the new password",
+            String::new(),
+        )
     } else {
         let keep = form.keep_api_keys.is_some();
         let req = weir_api::identity::ChangePasswordRequest {
