@@ -2,6 +2,7 @@ import { test, expect } from '@playwright/test';
 import { ready, signIn } from './helpers';
 
 test('an admin invites a teammate, who accepts in another browser and sees the team', async ({ page, browser, javaScriptEnabled }) => {
+  test.slow();
   const team = `research-${javaScriptEnabled ? 'js' : 'nojs'}-${Date.now()}`;
   const teammate = `mate-${javaScriptEnabled ? 'js' : 'nojs'}-${Date.now()}`;
 
@@ -42,6 +43,7 @@ test('an admin invites a teammate, who accepts in another browser and sees the t
 });
 
 test('a team admin changes roles, removes members and revokes links on the team page', async ({ page, javaScriptEnabled: js }) => {
+  test.slow();
   const team = `crew-${js ? 'js' : 'nojs'}-${Date.now()}`;
   const member = `crewmate-${js ? 'js' : 'nojs'}-${Date.now()}`;
   await signIn(page, js, '/settings/users');

@@ -11,6 +11,8 @@ async function signInAs(page: Page, js: boolean, name: string, password: string)
 }
 
 test('account settings: profile, API keys, password; admins manage users and read the audit log', async ({ page, browser, javaScriptEnabled: js }) => {
+  // A long journey (two browsers, about 25 page loads): allow three times the default.
+  test.slow();
   const name = `setty-${js ? 'js' : 'nojs'}-${Date.now()}`;
 
   // An administrator creates the account.
