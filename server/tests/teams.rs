@@ -673,3 +673,58 @@ async fn the_role_matrix_over_user_and_key_routes(pool: PgPool) {
         assert_eq!(got, expected, "{who}");
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn accepting_and_revoking_at_once_leaves_one_outcome(pool: PgPool) {
+    let w = world(&pool).await;
+    for round in 0..8 {
+        let created = call(
+            &w.app,
+            "POST",
+            &format!("/api/v1/teams/{}/invitations", w.team),
+            Some(json!({"role": "viewer"})),
+            Some(&w.lead.1),
+        )
+        .await;
+        let body = created.json();
+        let id = body["invitation"]["id"].as_str().expect("id").to_string();
+        let token = body["link"]
+            .as_str()
+            .expect("link")
+            .rsplit('/')
+            .next()
+            .expect("t")
+            .to_string();
+        let newcomer = format!("racer{round}");
+        let register_body =
+            json!({"token": token, "name": newcomer, "password": "a long password"});
+        let regenerate_uri = format!("/api/v1/invitations/{id}/regenerate");
+        let (accepted, revoked) = tokio::join!(
+            call(
+                &w.app,
+                "POST",
+                "/api/v1/invitations/register",
+                Some(register_body),
+                None
+            ),
+            call(&w.app, "POST", &regenerate_uri, None, Some(&w.lead.1)),
+        );
+        assert_eq!(revoked.status, 201, "{}", revoked.text);
+        assert!(matches!(accepted.status, 201 | 409), "{}", accepted.text);
+    }
+    let both: i64 = sqlx::query_scalar(
+        "select count(*) from invitation where accepted_at is not null and revoked_at is not null",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!(both, 0, "no invitation is both accepted and revoked");
+    let orphans: i64 = sqlx::query_scalar(
+        "select count(*) from invitation i where i.accepted_at is not null
+           and not exists (select 1 from team_member m where m.team_id = i.team_id and m.user_id = i.accepted_by)",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!(orphans, 0, "every accepted invitation made a member");
+}

@@ -233,6 +233,27 @@ pub async fn add_member(
     })
 }
 
+/// Locks the team's admins and refuses a change of `user_id` to `new_role` (`None`:
+/// removal) that would leave the team without one. Returns the member's current role.
+async fn keep_an_admin(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    team_id: Uuid,
+    user_id: Uuid,
+    new_role: Option<TeamRole>,
+) -> Result<String> {
+    let admins = repo::admin_count_locked(&mut **tx, team_id).await?;
+    let current = repo::role_of(&mut **tx, team_id, user_id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let stays_admin = new_role == Some(TeamRole::Admin);
+    if current == TeamRole::Admin.as_str() && !stays_admin && admins <= 1 {
+        return Err(DomainError::Conflict(
+            "a team needs at least one admin; make someone else admin first".into(),
+        ));
+    }
+    Ok(current)
+}
+
 /// Changes a member's role; the last admin of a team cannot be demoted.
 pub async fn set_role(
     pool: &PgPool,
@@ -244,15 +265,7 @@ pub async fn set_role(
 ) -> Result<()> {
     let team = team_for(pool, actor, team_id, Action::Update).await?;
     let mut tx = pool.begin().await?;
-    let admins = repo::admin_count_locked(&mut *tx, team_id).await?;
-    let current = repo::role_of(&mut *tx, team_id, user_id)
-        .await?
-        .ok_or(DomainError::NotFound)?;
-    if current == TeamRole::Admin.as_str() && new_role != TeamRole::Admin && admins <= 1 {
-        return Err(DomainError::Conflict(
-            "a team needs at least one admin; make someone else admin first".into(),
-        ));
-    }
+    let current = keep_an_admin(&mut tx, team_id, user_id, Some(new_role)).await?;
     repo::set_role(&mut *tx, team_id, user_id, new_role.as_str()).await?;
     let user = users_repo::user_by_id(&mut *tx, user_id)
         .await?
@@ -288,15 +301,7 @@ pub async fn remove_member(
     };
     let team = team_for(pool, actor, team_id, action).await?;
     let mut tx = pool.begin().await?;
-    let admins = repo::admin_count_locked(&mut *tx, team_id).await?;
-    let current = repo::role_of(&mut *tx, team_id, user_id)
-        .await?
-        .ok_or(DomainError::NotFound)?;
-    if current == TeamRole::Admin.as_str() && admins <= 1 {
-        return Err(DomainError::Conflict(
-            "a team needs at least one admin; make someone else admin first".into(),
-        ));
-    }
+    keep_an_admin(&mut tx, team_id, user_id, None).await?;
     repo::delete_member(&mut *tx, team_id, user_id).await?;
     let user = users_repo::user_by_id(&mut *tx, user_id)
         .await?
@@ -333,37 +338,57 @@ pub async fn invite(
             format!("must be between 1 and {MAX_INVITATION_DAYS}"),
         ));
     }
+    let mut tx = pool.begin().await?;
+    let created = issue_invitation(
+        &mut tx, actor, team_id, &team.name, req.role, days, public_url, client,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Inserts an invitation and its audit event in the caller's transaction; returns the
+/// link, which is shown only this once.
+#[allow(clippy::too_many_arguments)]
+async fn issue_invitation(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    actor: &Principal,
+    team_id: Uuid,
+    team_name: &str,
+    role: TeamRole,
+    days: u32,
+    public_url: &str,
+    client: Option<&str>,
+) -> Result<CreatedInvitation> {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = URL_SAFE_NO_PAD.encode(bytes);
     let id = Uuid::new_v4();
     let expires_at = Utc::now() + chrono::Duration::days(i64::from(days));
-    let mut tx = pool.begin().await?;
     repo::insert_invitation(
-        &mut *tx,
+        &mut **tx,
         id,
         team_id,
-        req.role.as_str(),
+        role.as_str(),
         &token_hash(&token),
         actor.user_id,
         expires_at,
     )
     .await?;
     audit::record(
-        &mut *tx,
+        &mut **tx,
         AuditEvent {
-            detail: serde_json::json!({"role": req.role.as_str(), "expires_at": expires_at}),
+            detail: serde_json::json!({"role": role.as_str(), "expires_at": expires_at}),
             ..AuditEvent::new(AuditAction::InvitationCreated)
                 .actor(actor.user_id, &actor.name)
-                .target("team", team_id, &team.name)
+                .target("team", team_id, team_name)
                 .from_addr(client)
         },
     )
     .await?;
-    let invitation = repo::invitation(&mut *tx, id)
+    let invitation = repo::invitation(&mut **tx, id)
         .await?
         .ok_or(DomainError::NotFound)?;
-    tx.commit().await?;
     Ok(CreatedInvitation {
         invitation: invitation.into(),
         link: format!("{public_url}/invite/{token}"),
@@ -400,7 +425,15 @@ pub async fn revoke_invitation(
         .await?
         .ok_or(DomainError::NotFound)?;
     let team = team_for(pool, actor, row.team_id, Action::Update).await?;
+    // One transaction, with the invitation locked: an acceptance cannot slip in between,
+    // and a regenerated link replaces the old one or nothing changes.
     let mut tx = pool.begin().await?;
+    if !repo::lock_invitation(&mut *tx, invitation_id).await? {
+        return Err(DomainError::NotFound);
+    }
+    let row = repo::invitation(&mut *tx, invitation_id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     if row.accepted_at.is_none() && row.revoked_at.is_none() {
         repo::mark_revoked(&mut *tx, invitation_id).await?;
         audit::record(
@@ -412,23 +445,25 @@ pub async fn revoke_invitation(
         )
         .await?;
     }
+    let fresh = if regenerate {
+        Some(
+            issue_invitation(
+                &mut tx,
+                actor,
+                row.team_id,
+                &team.name,
+                role(&row.role),
+                DEFAULT_INVITATION_DAYS,
+                public_url,
+                client,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
     tx.commit().await?;
-    if !regenerate {
-        return Ok(None);
-    }
-    let fresh = invite(
-        pool,
-        actor,
-        row.team_id,
-        CreateInvitationRequest {
-            role: role(&row.role),
-            expires_in_days: None,
-        },
-        public_url,
-        client,
-    )
-    .await?;
-    Ok(Some(fresh))
+    Ok(fresh)
 }
 
 /// Checks a token: the pending invitation it names, or why it cannot be used.

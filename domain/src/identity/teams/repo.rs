@@ -322,3 +322,13 @@ pub(crate) async fn mark_revoked(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> sql
     .await?;
     Ok(())
 }
+
+/// Locks one invitation for the transaction that changes it.
+pub(crate) async fn lock_invitation(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
+    Ok(
+        sqlx::query_scalar!("select id from invitation where id = $1 for update", id)
+            .fetch_optional(db)
+            .await?
+            .is_some(),
+    )
+}
