@@ -9,11 +9,13 @@ mod request_id;
 mod security;
 pub mod state;
 
+use std::sync::LazyLock;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -22,6 +24,17 @@ pub use state::AppState;
 /// Largest request body any endpoint accepts (artifact uploads go to the artifact store,
 /// not through JSON bodies).
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// The dashboard's routes, found once per process. Finding them renders the app with
+/// resource loading suppressed through a process-wide flag (leptos_server's
+/// `SuppressResourceLoad`): a resource first polled by another request during that
+/// window never resolves and its page hangs (leptos-rs/leptos#4773). Building several
+/// apps in one process, as the tests do, must therefore not find them again.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: LazyLock<Vec<AxumRouteListing>> =
+        LazyLock::new(|| generate_route_list(weir_app::App));
+    ROUTES.clone()
+}
 
 /// Builds the whole application for `state`. Tests call it with `oneshot`; `serve`
 /// binds it to a socket.
@@ -38,12 +51,7 @@ pub fn app(state: AppState) -> Router {
         move || weir_app::shell(options.clone())
     };
     let pages = Router::<AppState>::new()
-        .leptos_routes_with_context(
-            &state,
-            generate_route_list(weir_app::App),
-            page_context.clone(),
-            shell,
-        )
+        .leptos_routes_with_context(&state, page_routes(), page_context.clone(), shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,

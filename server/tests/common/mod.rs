@@ -148,11 +148,22 @@ impl Answer {
     }
 }
 
+/// How long a test waits for one answer: a request that hangs fails its test by name
+/// instead of stalling the whole suite.
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub async fn send(app: &Router, req: Request<Body>) -> Answer {
-    let res: Response<Body> = app.clone().oneshot(req).await.expect("infallible");
-    let status = res.status().as_u16();
-    let headers = res.headers().clone();
-    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    let what = format!("{} {}", req.method(), req.uri());
+    let answer = async {
+        let res: Response<Body> = app.clone().oneshot(req).await.expect("infallible");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        (status, headers, bytes)
+    };
+    let (status, headers, bytes) = tokio::time::timeout(ANSWER_WITHIN, answer)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not answer within {ANSWER_WITHIN:?}"));
     Answer {
         status,
         headers,
