@@ -1,10 +1,13 @@
 //! Wire types shared by the Weir server, dashboard, SDK and CLI. No I/O: this crate
 //! compiles to wasm and is the one vocabulary every side of Weir speaks.
 
+pub mod config_schema;
 pub mod error;
 pub mod identity;
 pub mod names;
 pub mod pagination;
+pub mod secrets;
+pub mod stacks;
 pub mod system;
 
 pub use error::{ErrorBody, ErrorCode, ErrorResponse, FieldError};

@@ -43,6 +43,7 @@ impl From<weir_domain::DomainError> for AppError {
             weir_domain::DomainError::Forbidden(m) => AppError::Forbidden(m),
             weir_domain::DomainError::Validation(f) => AppError::Invalid(f),
             weir_domain::DomainError::Conflict(m) => AppError::Conflict(m),
+            weir_domain::DomainError::ConflictWith { fields, .. } => AppError::Invalid(fields),
             weir_domain::DomainError::RateLimited { retry_after_secs } => {
                 AppError::RateLimited(retry_after_secs)
             }

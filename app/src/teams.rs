@@ -87,6 +87,20 @@ pub fn audit_actions() -> &'static [&'static str] {
         "invitation_created",
         "invitation_accepted",
         "invitation_revoked",
+        "flavor_created",
+        "flavor_deleted",
+        "component_created",
+        "component_updated",
+        "component_deleted",
+        "stack_created",
+        "stack_updated",
+        "stack_deleted",
+        "shared",
+        "secret_created",
+        "secret_updated",
+        "secret_deleted",
+        "secret_revealed",
+        "secrets_rotated",
     ]
 }
 

@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod input;
 mod output;
 
 use std::process::ExitCode;
@@ -58,6 +59,18 @@ pub enum Command {
     /// Manage invitation links to teams.
     #[command(subcommand)]
     Invite(commands::teams::InviteCommand),
+    /// Manage stacks: the components your pipelines run on; choose the active one.
+    #[command(subcommand)]
+    Stack(commands::stacks::StackCommand),
+    /// Manage stack components: configured orchestrators, artifact stores, …
+    #[command(subcommand)]
+    Component(commands::components::ComponentCommand),
+    /// Browse flavors (the kinds of each component) and register custom ones.
+    #[command(subcommand)]
+    Flavor(commands::flavors::FlavorCommand),
+    /// Manage secrets: credentials components reference as {{secret.key}}.
+    #[command(subcommand)]
+    Secret(commands::secrets::SecretCommand),
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -25,10 +25,20 @@ pub fn print<T: Serialize>(
     render: impl FnOnce(&T) -> String,
 ) -> anyhow::Result<()> {
     match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(value)?),
-        Output::Table => println!("{}", render(value)),
+        Output::Json => line(&serde_json::to_string_pretty(value)?),
+        Output::Table => line(&render(value)),
     }
-    Ok(())
+}
+
+/// Prints one line to standard output. A reader that stopped reading (`| head`,
+/// `| grep -q`) is not an error.
+pub fn line(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 pub fn date(at: &DateTime<Utc>) -> String {

@@ -23,6 +23,20 @@ pub enum AuditAction {
     InvitationCreated,
     InvitationAccepted,
     InvitationRevoked,
+    FlavorCreated,
+    FlavorDeleted,
+    ComponentCreated,
+    ComponentUpdated,
+    ComponentDeleted,
+    StackCreated,
+    StackUpdated,
+    StackDeleted,
+    Shared,
+    SecretCreated,
+    SecretUpdated,
+    SecretDeleted,
+    SecretRevealed,
+    SecretsRotated,
 }
 
 impl AuditAction {
@@ -44,6 +58,20 @@ impl AuditAction {
             AuditAction::InvitationCreated => "invitation_created",
             AuditAction::InvitationAccepted => "invitation_accepted",
             AuditAction::InvitationRevoked => "invitation_revoked",
+            AuditAction::FlavorCreated => "flavor_created",
+            AuditAction::FlavorDeleted => "flavor_deleted",
+            AuditAction::ComponentCreated => "component_created",
+            AuditAction::ComponentUpdated => "component_updated",
+            AuditAction::ComponentDeleted => "component_deleted",
+            AuditAction::StackCreated => "stack_created",
+            AuditAction::StackUpdated => "stack_updated",
+            AuditAction::StackDeleted => "stack_deleted",
+            AuditAction::Shared => "shared",
+            AuditAction::SecretCreated => "secret_created",
+            AuditAction::SecretUpdated => "secret_updated",
+            AuditAction::SecretDeleted => "secret_deleted",
+            AuditAction::SecretRevealed => "secret_revealed",
+            AuditAction::SecretsRotated => "secrets_rotated",
         }
     }
 }
@@ -92,6 +120,12 @@ impl<'a> AuditEvent<'a> {
         self.client_addr = addr;
         self
     }
+
+    /// Further facts (never secret values).
+    pub fn detail(mut self, detail: Value) -> Self {
+        self.detail = detail;
+        self
+    }
 }
 
 pub async fn record(db: impl sqlx::PgExecutor<'_>, event: AuditEvent<'_>) -> sqlx::Result<()> {
@@ -131,6 +165,20 @@ pub const ACTIONS: &[AuditAction] = &[
     AuditAction::InvitationCreated,
     AuditAction::InvitationAccepted,
     AuditAction::InvitationRevoked,
+    AuditAction::FlavorCreated,
+    AuditAction::FlavorDeleted,
+    AuditAction::ComponentCreated,
+    AuditAction::ComponentUpdated,
+    AuditAction::ComponentDeleted,
+    AuditAction::StackCreated,
+    AuditAction::StackUpdated,
+    AuditAction::StackDeleted,
+    AuditAction::Shared,
+    AuditAction::SecretCreated,
+    AuditAction::SecretUpdated,
+    AuditAction::SecretDeleted,
+    AuditAction::SecretRevealed,
+    AuditAction::SecretsRotated,
 ];
 
 /// The audit log, newest first, optionally one action only (administrators).

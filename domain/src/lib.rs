@@ -6,6 +6,7 @@ pub mod audit;
 pub mod db;
 pub mod identity;
 pub mod secrets;
+pub mod stacks;
 pub mod system;
 
 use weir_api::FieldError;
@@ -25,6 +26,12 @@ pub enum DomainError {
     Validation(Vec<FieldError>),
     #[error("{0}")]
     Conflict(String),
+    /// A conflict that names what causes it (`component:s3-prod`, `secret:aws`).
+    #[error("{message}")]
+    ConflictWith {
+        message: String,
+        fields: Vec<FieldError>,
+    },
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("the database is unavailable")]

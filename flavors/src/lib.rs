@@ -1,3 +1,7 @@
-//! Stack component flavors of Weir: configuration types (with JSON Schemas), artifact
-//! stores and orchestrator launchers. Empty in this version: the component model and
-//! its flavors land with stacks, and their behaviour with the features that use them.
+//! Stack component flavors of Weir: configuration types (with JSON Schemas), and, as
+//! the features that use them arrive, artifact stores and orchestrator launchers.
+
+pub mod builtin;
+pub mod schema;
+
+pub use builtin::{BuiltinFlavor, builtin_flavors};

@@ -46,6 +46,24 @@ pub struct Client {
     api_key: Option<String>,
 }
 
+impl ClientError {
+    /// The HTTP status of an error answer from the server.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The fields an error answer names (empty for other errors).
+    pub fn fields(&self) -> &[weir_api::FieldError] {
+        match self {
+            ClientError::Api { fields, .. } => fields,
+            _ => &[],
+        }
+    }
+}
+
 impl Client {
     pub fn new(url: &str) -> Result<Self, ClientError> {
         let base = url.trim_end_matches('/').to_string();
@@ -122,6 +140,24 @@ impl Client {
         body: &B,
     ) -> Result<T, ClientError> {
         self.call(self.request(reqwest::Method::POST, path).json(body), path)
+            .await
+    }
+
+    pub async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.call(self.request(reqwest::Method::PUT, path).json(body), path)
+            .await
+    }
+
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.call(self.request(reqwest::Method::PATCH, path).json(body), path)
             .await
     }
 

@@ -2,6 +2,9 @@
 //! pipelines and materializers arrive with the pipeline engine.
 
 pub mod client;
+mod paths;
+mod secrets;
+mod stacks;
 
 pub use client::{Client, ClientError};
 pub use reqwest::Method;

@@ -21,7 +21,8 @@ DEFAULT MODE (no DATABASE_URL):
 EXAMPLES:
   weir-server                                   serve on 127.0.0.1:8080, embedded database
   DATABASE_URL=postgres://weir@db/weir weir-server --bind 0.0.0.0:8080
-  weir-server openapi > openapi.json            print the REST API description";
+  weir-server openapi > openapi.json            print the REST API description
+  weir-server secrets rotate                    re-wrap every secret under the newest key";
 
 /// The Weir MLOps control plane: REST API, dashboard and background workers.
 #[derive(Debug, Parser)]
@@ -42,6 +43,19 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI 3.1 description of the REST API as JSON, then exit.
     Openapi,
+    /// Manage the secrets vault's keys.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Re-wrap every secret's data key under the keyring's newest key, then exit.
+    ///
+    /// Add the new key first (WEIR_SECRETS_KEYS=v2:…,v1:… or a new line in the key
+    /// file) and restart the servers so they can read both; run this (it is safe
+    /// while servers run); then remove the old key and restart again.
+    Rotate,
 }
 
 #[derive(Debug, Clone, Parser)]

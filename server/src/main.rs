@@ -28,6 +28,9 @@ fn main() -> ExitCode {
             None | Some(Command::Serve) => weir_server::serve::serve(cli.server).await,
             Some(Command::Migrate) => weir_server::serve::migrate_only(cli.server).await,
             Some(Command::Openapi) => Ok(()),
+            Some(Command::Secrets(weir_server::config::SecretsCommand::Rotate)) => {
+                weir_server::serve::rotate_secrets(cli.server).await
+            }
         }
     });
     match result {

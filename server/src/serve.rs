@@ -152,16 +152,37 @@ pub async fn migrate_only(args: ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `weir-server secrets rotate`: re-wraps every data key under the newest key.
+pub async fn rotate_secrets(args: ServerArgs) -> anyhow::Result<()> {
+    let keyring = load_keyring(&args)?;
+    let db = Database::open(&args).await?;
+    let result = weir_domain::secrets::rotate(&db.pool, &keyring, None, None).await;
+    db.close().await;
+    let report = result.context("rotation failed")?;
+    println!(
+        "re-wrapped {} secret(s) under key v{}; {} left under older keys{}",
+        report.rewrapped,
+        report.key_version,
+        report.remaining,
+        if report.remaining == 0 {
+            ": the older keys can now be removed from the keyring"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
 /// `weir-server` / `weir-server serve`.
 pub async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     let started_at = chrono::Utc::now();
     let public_url = args.public_url()?;
-    let _keyring = load_keyring(&args)?;
+    let keyring = std::sync::Arc::new(load_keyring(&args)?);
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("Failed to listen on {} (WEIR_BIND)", args.bind))?;
     let db = Database::open(&args).await?;
-    let result = serve_on(listener, &args, &db, started_at, &public_url).await;
+    let result = serve_on(listener, &args, &db, keyring, started_at, &public_url).await;
     db.close().await;
     result
 }
@@ -170,11 +191,16 @@ async fn serve_on(
     listener: tokio::net::TcpListener,
     args: &ServerArgs,
     db: &Database,
+    keyring: std::sync::Arc<Keyring>,
     started_at: chrono::DateTime<chrono::Utc>,
     public_url: &str,
 ) -> anyhow::Result<()> {
     let installation = weir_domain::system::ensure_installation(&db.pool).await?;
     first_start(args, &db.pool, public_url).await?;
+    let artifacts = args.data_dir()?.join("artifacts");
+    weir_domain::stacks::ensure_default_stack(&db.pool, &artifacts.display().to_string())
+        .await
+        .context("Failed to create the default stack")?;
     let site_root = args.site_root();
     if !site_root.join("pkg").is_dir() {
         tracing::warn!(
@@ -187,6 +213,7 @@ async fn serve_on(
     let state = AppState::new(
         db.pool.clone(),
         sessions,
+        keyring,
         RuntimeFacts {
             started_at,
             database_mode: db.mode,

@@ -376,3 +376,78 @@ async fn first_start_without_an_admin_prints_a_one_time_setup_link() {
         .await
         .expect("drop");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn secrets_rotate_rewraps_every_secret_from_the_command_line(pool: sqlx::PgPool) {
+    use weir_domain::identity::{Credential, Principal};
+    use weir_domain::secrets::{self, Keyring};
+    const V1: &str = "v1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const V2: &str = "v2:HxweHRwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE=";
+    weir_domain::identity::bootstrap::bootstrap(
+        &pool,
+        Some((
+            "admin".into(),
+            secrecy::SecretString::from("administrator password".to_string()),
+        )),
+    )
+    .await
+    .expect("admin");
+    let user_id: uuid::Uuid = sqlx::query_scalar("select id from app_user")
+        .fetch_one(&pool)
+        .await
+        .expect("admin id");
+    let admin = Principal {
+        user_id,
+        name: "admin".into(),
+        is_admin: true,
+        is_service_account: false,
+        credential: Credential::Session,
+    };
+    let old = Keyring::parse(V1).expect("v1");
+    for name in ["one", "two"] {
+        secrets::create(
+            &pool,
+            &old,
+            &admin,
+            weir_api::secrets::CreateSecretRequest {
+                name: name.into(),
+                values: [("token".to_string(), format!("{name} token"))].into(),
+                team: None,
+            },
+            None,
+        )
+        .await
+        .expect("created");
+    }
+    let mut url = reqwest::Url::parse(
+        &std::env::var("DATABASE_URL").expect("DATABASE_URL names a Postgres server for tests"),
+    )
+    .expect("url");
+    url.set_path(&format!(
+        "/{}",
+        pool.connect_options().get_database().expect("a database")
+    ));
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(BIN)
+        .args(["secrets", "rotate"])
+        .env("DATABASE_URL", url.as_str())
+        .env("WEIR_DATA_DIR", scratch.path())
+        .env("WEIR_SECRETS_KEYS", format!("{V2},{V1}"))
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("re-wrapped 2 secret(s) under key v2; 0 left"),
+        "{stdout}"
+    );
+    let only_new = Keyring::parse(V2).expect("v2");
+    let revealed = secrets::reveal(&pool, &only_new, &admin, "two", None)
+        .await
+        .expect("readable with the new key alone");
+    assert_eq!(revealed.values["token"], "two token");
+}

@@ -4,47 +4,9 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::Request;
 use common::*;
 use serde_json::json;
 use sqlx::PgPool;
-
-async fn call(
-    app: &axum::Router,
-    method: &str,
-    uri: &str,
-    body: Option<serde_json::Value>,
-    auth: Option<&str>,
-) -> Answer {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("host", "localhost")
-        .header("content-type", "application/json");
-    if let Some(key) = auth {
-        req = req.header("authorization", bearer(key));
-    }
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    send(app, req.body(Body::from(body)).expect("request")).await
-}
-
-/// A person with a key, created by the administrator.
-async fn person(app: &axum::Router, admin: &str, name: &str) -> (String, String) {
-    let password = format!("{name}'s long password");
-    let created = call(
-        app,
-        "POST",
-        "/api/v1/users",
-        Some(json!({"name": name, "password": password})),
-        Some(admin),
-    )
-    .await;
-    assert_eq!(created.status, 201, "{}", created.text);
-    let id = created.json()["id"].as_str().expect("id").to_string();
-    let cookie = sign_in(app, name, &password).await;
-    (id, create_key(app, &cookie, None).await)
-}
 
 struct World {
     app: axum::Router,

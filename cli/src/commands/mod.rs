@@ -2,12 +2,17 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod components;
+pub mod flavors;
+pub mod secrets;
+pub mod stacks;
 pub mod teams;
 pub mod users;
 
 use std::process::ExitCode;
 
-use weir::Client;
+use weir::{Client, ClientError};
+use weir_api::stacks::{ComponentType, NEEDS_COMPONENT, NEEDS_SECRET};
 use weir_api::system::HealthStatus;
 
 use crate::{Cli, Command, Output, config};
@@ -41,7 +46,74 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Invite(cmd) => teams::run_invite(&cli, cmd)
             .await
             .map(|()| ExitCode::SUCCESS),
+        Command::Stack(cmd) => stacks::run(&cli, cmd).await.map(|()| ExitCode::SUCCESS),
+        Command::Component(cmd) => components::run(&cli, cmd).await.map(|()| ExitCode::SUCCESS),
+        Command::Flavor(cmd) => flavors::run(&cli, cmd).await.map(|()| ExitCode::SUCCESS),
+        Command::Secret(cmd) => secrets::run(&cli, cmd).await.map(|()| ExitCode::SUCCESS),
     }
+}
+
+/// A clap value parser for component types: `artifact_store`, `artifact-store`, …
+fn component_type(text: &str) -> Result<ComponentType, String> {
+    ComponentType::parse(text).ok_or_else(|| {
+        let all: Vec<&str> = ComponentType::ALL.iter().map(|t| t.as_str()).collect();
+        format!("unknown component type; one of: {}", all.join(", "))
+    })
+}
+
+/// The paging hint under a table.
+fn more(text: &mut String, next: &Option<String>) {
+    if let Some(next) = next {
+        text.push_str(&format!("\nMore: --cursor {next}"));
+    }
+}
+
+/// A refused share, explained: when the server names what the team cannot use yet
+/// (`component:<name>`, `secret:<name>`), list it and say how to share it too.
+fn share_conflict(
+    e: ClientError,
+    kind: &str,
+    name: &str,
+    team: &str,
+    asked: bool,
+) -> anyhow::Error {
+    match e.status() {
+        Some(409) if !e.fields().is_empty() => {
+            anyhow::anyhow!(
+                "{}",
+                dependencies_message(e.fields(), kind, name, team, asked)
+            )
+        }
+        _ => e.into(),
+    }
+}
+
+fn dependencies_message(
+    fields: &[weir_api::FieldError],
+    kind: &str,
+    name: &str,
+    team: &str,
+    asked: bool,
+) -> String {
+    let mut text = format!("the {kind} {name} needs what {team} cannot use yet:");
+    for f in fields {
+        let (what, which) = if let Some(c) = f.field.strip_prefix(NEEDS_COMPONENT) {
+            ("component", c)
+        } else if let Some(s) = f.field.strip_prefix(NEEDS_SECRET) {
+            ("secret", s)
+        } else {
+            ("", f.field.as_str())
+        };
+        text.push_str(&format!("\n  {what:<9} {which}  ({})", f.message));
+    }
+    if asked {
+        text.push_str("\nTheir owners must share them with the team first.");
+    } else {
+        text.push_str(&format!(
+            "\nShare them too by running again with --with-dependencies:\n  weir {kind} share {name} --team {team} --with-dependencies"
+        ));
+    }
+    text
 }
 
 async fn status(cli: &Cli) -> anyhow::Result<ExitCode> {
@@ -92,4 +164,43 @@ async fn status(cli: &Cli) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use weir_api::FieldError;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        crate::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn component_types_parse_in_every_spelling() {
+        assert_eq!(
+            component_type("artifact-store"),
+            Ok(ComponentType::ArtifactStore)
+        );
+        assert!(
+            component_type("database")
+                .expect_err("unknown")
+                .contains("orchestrator")
+        );
+    }
+
+    #[test]
+    fn missing_dependencies_are_listed_with_the_way_out() {
+        let fields = [
+            FieldError::new("component:ci-s3", "private component"),
+            FieldError::new("secret:ci-aws", "private secret"),
+        ];
+        let text = dependencies_message(&fields, "stack", "ci-stack", "ml-team", false);
+        assert!(text.contains("component ci-s3"), "{text}");
+        assert!(text.contains("secret    ci-aws"), "{text}");
+        assert!(text.contains("weir stack share ci-stack --team ml-team --with-dependencies"));
+        let text = dependencies_message(&fields, "stack", "ci-stack", "ml-team", true);
+        assert!(!text.contains("--with-dependencies"), "{text}");
+    }
 }

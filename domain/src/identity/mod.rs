@@ -40,6 +40,10 @@ pub enum Action {
     Create,
     Update,
     Delete,
+    /// Run on a stack, reference or reveal a secret.
+    Use,
+    /// Share with a team or make private again.
+    Share,
 }
 
 /// What it wants to do it to.
@@ -62,6 +66,12 @@ pub enum Resource {
     Teams,
     /// One team, seen with the caller's role in it (`None`: not a member).
     Team { role: Option<TeamRole> },
+    /// A stack, component, secret or flavor: owned by a user (or by the server when
+    /// `owner` is `None`) and perhaps shared with a team, where the caller has `role`.
+    Owned {
+        owner: Option<Uuid>,
+        role: Option<TeamRole>,
+    },
 }
 
 /// The one place that decides access (DESIGN §3). Handlers, server functions and the
@@ -81,8 +91,22 @@ pub fn authorize(principal: &Principal, action: Action, resource: Resource) -> R
             Resource::Teams => matches!(action, Action::Read | Action::Create),
             Resource::Team { role } => match action {
                 Action::Read => role.is_some(),
-                Action::Create | Action::Update | Action::Delete => role == Some(TeamRole::Admin),
+                _ => role == Some(TeamRole::Admin),
             },
+            Resource::Owned { owner, role } => {
+                let is_owner = owner == Some(principal.user_id);
+                let editor = matches!(role, Some(TeamRole::Editor | TeamRole::Admin));
+                match (owner, action) {
+                    // What the server owns: everyone reads and uses, admins change.
+                    (None, Action::Read | Action::Use) => true,
+                    (None, _) => false,
+                    (Some(_), Action::Read) => is_owner || role.is_some(),
+                    (Some(_), Action::Use | Action::Create | Action::Update | Action::Delete) => {
+                        is_owner || editor
+                    }
+                    (Some(_), Action::Share) => is_owner || role == Some(TeamRole::Admin),
+                }
+            }
         };
     if allowed {
         Ok(())
@@ -154,6 +178,56 @@ mod tests {
             authorize(&principal(true), Action::Update, team(None)).is_ok(),
             "server admins may"
         );
+    }
+
+    #[test]
+    fn shared_things_follow_the_team_roles() {
+        let me = principal(false);
+        let mine = Resource::Owned {
+            owner: Some(me.user_id),
+            role: None,
+        };
+        let theirs = |role| Resource::Owned {
+            owner: Some(Uuid::new_v4()),
+            role,
+        };
+        let server = Resource::Owned {
+            owner: None,
+            role: None,
+        };
+        let all = [
+            Action::Read,
+            Action::Use,
+            Action::Update,
+            Action::Delete,
+            Action::Share,
+        ];
+        for action in all {
+            assert!(authorize(&me, action, mine).is_ok(), "owner {action:?}");
+            assert!(
+                authorize(&me, action, theirs(None)).is_err(),
+                "private {action:?}"
+            );
+            assert!(
+                authorize(&me, action, theirs(Some(TeamRole::Admin))).is_ok(),
+                "team admin {action:?}"
+            );
+            assert!(authorize(&principal(true), action, theirs(None)).is_ok());
+        }
+        let viewer = theirs(Some(TeamRole::Viewer));
+        assert!(authorize(&me, Action::Read, viewer).is_ok());
+        for action in [Action::Use, Action::Update, Action::Delete, Action::Share] {
+            assert!(authorize(&me, action, viewer).is_err(), "viewer {action:?}");
+        }
+        let editor = theirs(Some(TeamRole::Editor));
+        for action in [Action::Read, Action::Use, Action::Update, Action::Delete] {
+            assert!(authorize(&me, action, editor).is_ok(), "editor {action:?}");
+        }
+        assert!(authorize(&me, Action::Share, editor).is_err());
+        assert!(authorize(&me, Action::Read, server).is_ok());
+        assert!(authorize(&me, Action::Use, server).is_ok());
+        assert!(authorize(&me, Action::Update, server).is_err());
+        assert!(authorize(&principal(true), Action::Update, server).is_ok());
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! generated from the handlers' annotations.
 
 pub mod identity;
+pub mod secrets;
+pub mod stacks;
 pub mod system;
 pub mod teams;
 
@@ -27,6 +29,8 @@ use crate::http::error::{api_method_not_allowed, api_not_found};
         (name = "system", description = "Liveness, readiness, version and schema of the server."),
         (name = "identity", description = "First-start setup, sign-in, users and API keys."),
         (name = "teams", description = "Teams, members and roles, invitation links."),
+        (name = "stacks", description = "Flavors, stack components, stacks, sharing and the active stack."),
+        (name = "secrets", description = "The secrets vault: values are never listed; reveal is audited."),
     ),
     modifiers(&SecuritySchemes),
     security(("api_key" = []), ("session" = [])),
@@ -92,7 +96,9 @@ fn documented() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(system::v1_router())
         .merge(identity::router())
-        .merge(teams::router());
+        .merge(teams::router())
+        .merge(stacks::router())
+        .merge(secrets::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::root_router())
         .nest("/api/v1", v1)

@@ -22,6 +22,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    ConflictWith(String, Vec<FieldError>),
     #[error("too many attempts; try again in {0} s")]
     RateLimited(u64),
     #[error("this resource does not accept the {0} method")]
@@ -49,7 +51,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
             ApiError::NotFound(_) => ErrorCode::NotFound,
-            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::Conflict(_) | ApiError::ConflictWith(..) => ErrorCode::Conflict,
             ApiError::RateLimited(_) => ErrorCode::RateLimited,
             ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
             ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
@@ -69,6 +71,9 @@ impl From<DomainError> for ApiError {
             DomainError::Forbidden(m) => ApiError::Forbidden(m),
             DomainError::Validation(fields) => ApiError::Validation(fields),
             DomainError::Conflict(m) => ApiError::Conflict(m),
+            DomainError::ConflictWith { message, fields } => {
+                ApiError::ConflictWith(message, fields)
+            }
             DomainError::RateLimited { retry_after_secs } => {
                 ApiError::RateLimited(retry_after_secs)
             }
@@ -107,7 +112,7 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let fields = match self {
-            ApiError::Validation(fields) => fields,
+            ApiError::Validation(fields) | ApiError::ConflictWith(_, fields) => fields,
             _ => Vec::new(),
         };
         let status =

@@ -61,6 +61,7 @@ async fn flash(session: &Session, flash: Flash) {
 fn flash_for(error: DomainError, name: String) -> Flash {
     let (message, fields) = match error {
         DomainError::Validation(fields) => ("Some fields need another look.".to_string(), fields),
+        DomainError::ConflictWith { message, fields } => (sentence(&message), fields),
         DomainError::Unauthorized(m) | DomainError::Forbidden(m) | DomainError::Conflict(m) => {
             (sentence(&m), vec![])
         }

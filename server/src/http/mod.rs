@@ -44,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         move || {
             provide_context(state.db.clone());
             provide_context(state.runtime.clone());
+            provide_context(state.keyring.clone());
         }
     };
     let shell = {

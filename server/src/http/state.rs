@@ -9,6 +9,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;
 use tower_sessions_sqlx_store::PostgresStore;
+use weir_domain::secrets::Keyring;
 use weir_domain::system::RuntimeFacts;
 
 #[derive(Clone)]
@@ -24,6 +25,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Where users reach the server (links in invitations), without a trailing slash.
     pub public_url: Arc<str>,
+    /// Master keys of the secrets vault.
+    pub keyring: Arc<Keyring>,
 }
 
 /// Creates the session store's table if needed. Serialized by an advisory lock so
@@ -49,6 +52,7 @@ impl AppState {
     pub fn new(
         db: PgPool,
         sessions: PostgresStore,
+        keyring: Arc<Keyring>,
         runtime: RuntimeFacts,
         site_root: &Path,
         bind: SocketAddr,
@@ -69,6 +73,7 @@ impl AppState {
             sessions,
             secure_cookies: public_url.starts_with("https://"),
             public_url: Arc::from(public_url.trim_end_matches('/')),
+            keyring,
         }
     }
 }

@@ -7,6 +7,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response};
 use http_body_util::BodyExt;
+use serde_json::json;
 use sqlx::PgPool;
 use tower::ServiceExt;
 use weir_api::system::DatabaseMode;
@@ -14,6 +15,27 @@ use weir_domain::system::RuntimeFacts;
 use weir_server::http::{AppState, app};
 
 pub async fn test_app(pool: PgPool) -> Router {
+    test_app_with_keyring(pool, test_keyring()).await
+}
+
+/// The keyring of the test servers: fixed keys, so a test can start a second server
+/// (a replica, a restart) that reads what the first wrote.
+pub const TEST_KEY_V1: &str = "v1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+pub const TEST_KEY_V2: &str = "v2:HxweHRwbGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE=";
+
+pub fn test_keyring() -> std::sync::Arc<weir_domain::secrets::Keyring> {
+    keyring(TEST_KEY_V1)
+}
+
+pub fn keyring(spec: &str) -> std::sync::Arc<weir_domain::secrets::Keyring> {
+    std::sync::Arc::new(weir_domain::secrets::Keyring::parse(spec).expect("test keyring"))
+}
+
+/// The app with a given keyring (for rotation tests).
+pub async fn test_app_with_keyring(
+    pool: PgPool,
+    keyring: std::sync::Arc<weir_domain::secrets::Keyring>,
+) -> Router {
     let runtime = RuntimeFacts {
         started_at: chrono::Utc::now(),
         database_mode: DatabaseMode::External,
@@ -22,9 +44,20 @@ pub async fn test_app(pool: PgPool) -> Router {
     let sessions = weir_server::http::state::prepare_session_store(&pool)
         .await
         .expect("session store");
+    // As the server does after migrating (some tests start on an empty database).
+    let migrated: bool = sqlx::query_scalar("select to_regclass('flavor') is not null")
+        .fetch_one(&pool)
+        .await
+        .expect("schema check");
+    if migrated {
+        weir_domain::stacks::ensure_default_stack(&pool, "/tmp/weir-test-artifacts")
+            .await
+            .expect("default stack");
+    }
     app(AppState::new(
         pool,
         sessions,
+        keyring,
         runtime,
         &site,
         SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -173,4 +206,41 @@ pub async fn send(app: &Router, req: Request<Body>) -> Answer {
 
 pub async fn get(app: &Router, uri: &str) -> Answer {
     send(app, Request::get(uri).body(Body::empty()).expect("request")).await
+}
+
+/// A JSON request with an optional API key.
+pub async fn call(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    body: Option<serde_json::Value>,
+    auth: Option<&str>,
+) -> Answer {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "localhost")
+        .header("content-type", "application/json");
+    if let Some(key) = auth {
+        req = req.header("authorization", bearer(key));
+    }
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    send(app, req.body(Body::from(body)).expect("request")).await
+}
+
+/// A person with a key, created by the administrator: (user id, API key).
+pub async fn person(app: &Router, admin: &str, name: &str) -> (String, String) {
+    let password = format!("{name}'s long password");
+    let created = call(
+        app,
+        "POST",
+        "/api/v1/users",
+        Some(json!({"name": name, "password": password})),
+        Some(admin),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.json()["id"].as_str().expect("id").to_string();
+    let cookie = sign_in(app, name, &password).await;
+    (id, create_key(app, &cookie, None).await)
 }
