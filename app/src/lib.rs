@@ -6,6 +6,8 @@ pub mod error;
 pub mod format;
 mod layout;
 mod pages;
+pub mod secrets;
+pub mod stacks;
 pub mod system;
 pub mod teams;
 
@@ -43,6 +45,31 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The HTML document without the hydration scripts: a page that must not run the
+/// dashboard's code in the browser, because the browser could not render it again (it
+/// shows what only this one response carries: revealed secret values).
+pub fn shell_without_hydration(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    provide_request_nonce();
+    let _ = options;
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light" />
+                <meta name="robots" content="noindex" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
 #[cfg(feature = "ssr")]
 fn provide_request_nonce() {
     let nonce = use_context::<http::request::Parts>()
@@ -71,8 +98,16 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/artifacts") view=pages::Artifacts ssr=SsrMode::Async />
                     <Route path=path!("/models") view=pages::Models ssr=SsrMode::Async />
                     <Route path=path!("/stacks") view=pages::Stacks ssr=SsrMode::Async />
+                    <Route path=path!("/stacks/new") view=pages::NewStack ssr=SsrMode::Async />
+                    <Route path=path!("/stacks/:name") view=pages::StackPage ssr=SsrMode::Async />
                     <Route path=path!("/components") view=pages::Components ssr=SsrMode::Async />
+                    <Route path=path!("/components/new") view=pages::NewComponent ssr=SsrMode::Async />
+                    <Route path=path!("/components/:name") view=pages::ComponentPage ssr=SsrMode::Async />
+                    <Route path=path!("/components/:name/edit") view=pages::EditComponent ssr=SsrMode::Async />
                     <Route path=path!("/secrets") view=pages::Secrets ssr=SsrMode::Async />
+                    <Route path=path!("/secrets/new") view=pages::NewSecret ssr=SsrMode::Async />
+                    <Route path=path!("/secrets/:name") view=pages::SecretPage ssr=SsrMode::Async />
+                    <Route path=path!("/secrets/:name/reveal") view=pages::RevealSecret ssr=SsrMode::Async />
                     <Route path=path!("/settings") view=pages::Settings ssr=SsrMode::Async />
                     <Route path=path!("/settings/:section") view=pages::Settings ssr=SsrMode::Async />
                     <Route path=path!("/settings/teams/:id") view=pages::TeamPage ssr=SsrMode::Async />

@@ -52,6 +52,10 @@ pub struct Flash {
     /// What to know about it.
     #[serde(default)]
     pub link_hint: String,
+    /// Other things typed into the form, to fill it again (`config.bucket` → `data`).
+    /// Never secret values: those are typed again.
+    #[serde(default)]
+    pub values: Vec<(String, String)>,
 }
 
 impl Flash {
@@ -60,6 +64,14 @@ impl Flash {
             .iter()
             .find(|f| f.field == field)
             .map(|f| f.message.clone())
+    }
+
+    /// What was typed into `field` before the form was refused.
+    pub fn value(&self, field: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(name, _)| name == field)
+            .map(|(_, value)| value.as_str())
     }
 }
 

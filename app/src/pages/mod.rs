@@ -1,28 +1,44 @@
 //! The dashboard's pages. Pages whose feature has not landed say so plainly.
 
 mod auth;
+mod components;
+mod config_form;
 mod not_found;
 mod not_yet;
 mod overview;
+mod secrets;
 mod settings;
+mod shared;
+mod stacks;
 mod teams;
 
 pub use auth::{Setup, SignIn};
+pub use components::{ComponentPage, Components, EditComponent, NewComponent};
 pub use not_found::NotFound;
-pub use not_yet::{Artifacts, Components, Models, Pipelines, RunDetail, Runs, Secrets, Stacks};
+pub use not_yet::{Artifacts, Models, Pipelines, RunDetail, Runs};
 pub use overview::Overview;
+pub use secrets::{NewSecret, RevealSecret, SecretPage, Secrets};
 pub use settings::Settings;
+pub use stacks::{NewStack, StackPage, Stacks};
 pub use teams::{AcceptInvite, TeamPage};
 
 use leptos::prelude::*;
 
-/// Title and one-line explanation at the top of a page.
+/// Title and one-line explanation at the top of a page, with the page's main actions
+/// (links or buttons) on the right.
 #[component]
-pub fn PageHeader(title: &'static str, #[prop(into)] subtitle: String) -> impl IntoView {
+pub fn PageHeader(
+    #[prop(into)] title: String,
+    #[prop(into)] subtitle: String,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
     view! {
         <header class="page-header">
-            <h1>{title}</h1>
-            <p class="muted">{subtitle}</p>
+            <div>
+                <h1>{title}</h1>
+                <p class="muted">{subtitle}</p>
+            </div>
+            {children.map(|actions| view! { <div class="page-actions">{actions()}</div> })}
         </header>
     }
 }

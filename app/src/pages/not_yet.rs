@@ -87,36 +87,3 @@ pub fn Models() -> impl IntoView {
         />
     }
 }
-
-#[component]
-pub fn Stacks() -> impl IntoView {
-    view! {
-        <NotAvailable
-            title="Stacks"
-            subtitle="Combinations of components that pipelines run on."
-            will_hold="Stacks will be composed here from an orchestrator, an artifact store and optional components, then activated and shared with teams."
-        />
-    }
-}
-
-#[component]
-pub fn Components() -> impl IntoView {
-    view! {
-        <NotAvailable
-            title="Components"
-            subtitle="Orchestrators, artifact stores, registries and more."
-            will_hold="Components will be registered through forms generated from each flavor's configuration schema, grouped by type."
-        />
-    }
-}
-
-#[component]
-pub fn Secrets() -> impl IntoView {
-    view! {
-        <NotAvailable
-            title="Secrets"
-            subtitle="Credentials kept encrypted in the vault."
-            will_hold="Secrets will be created, shared and revealed (behind a confirmation) here; their values are never shown in lists."
-        />
-    }
-}

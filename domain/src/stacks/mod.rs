@@ -253,15 +253,17 @@ pub async fn delete_flavor(
 
 /// Checks `config` against the flavor's schema and every secret reference against
 /// the vault: the secret exists, the caller may read it, and it has the key.
+/// `problems` already found (a bad name) are reported together with these.
 async fn check_config(
     db: &mut sqlx::PgConnection,
     actor: &Principal,
     flavor: &FlavorRow,
     config: &serde_json::Value,
+    mut problems: Vec<FieldError>,
 ) -> Result<()> {
     let fields = config_schema::parse(&flavor.config_schema).map_err(DomainError::Validation)?;
     let checked = config_schema::check(&fields, config, "config");
-    let mut problems = checked.problems;
+    problems.extend(checked.problems);
     for (path, reference) in checked.references {
         match crate::secrets::reference_target(&mut *db, actor, &reference).await? {
             Ok(()) => {}
@@ -343,7 +345,7 @@ pub async fn create_component(
     client: Option<&str>,
 ) -> Result<Component> {
     authorize(actor, Action::Read, Resource::System)?;
-    names::check_name("name", &req.name)?;
+    let name_problem = names::check_name("name", &req.name).err();
     let mut tx = pool.begin().await?;
     let flavor = repo::flavor(&mut *tx, req.component_type.as_str(), &req.flavor)
         .await?
@@ -357,7 +359,14 @@ pub async fn create_component(
                 ),
             )
         })?;
-    check_config(&mut tx, actor, &flavor, &req.config).await?;
+    check_config(
+        &mut tx,
+        actor,
+        &flavor,
+        &req.config,
+        name_problem.into_iter().collect(),
+    )
+    .await?;
     let id = repo::insert_component(
         &mut *tx,
         &req.name,
@@ -396,12 +405,19 @@ pub async fn update_component(
         owned(row.owner_id, row.my_role.as_deref()),
     )?;
     let new_name = req.name.unwrap_or_else(|| row.name.clone());
-    names::check_name("name", &new_name)?;
+    let name_problem = names::check_name("name", &new_name).err();
     let config = req.config.unwrap_or_else(|| row.config.clone());
     let flavor = repo::flavor(&mut *tx, &row.component_type, &row.flavor)
         .await?
         .ok_or(DomainError::NotFound)?;
-    check_config(&mut tx, actor, &flavor, &config).await?;
+    check_config(
+        &mut tx,
+        actor,
+        &flavor,
+        &config,
+        name_problem.into_iter().collect(),
+    )
+    .await?;
     repo::update_component(&mut *tx, row.id, &new_name, &config)
         .await
         .map_err(|e| name_taken(e, "stack_component_name_key", "component", &new_name))?;

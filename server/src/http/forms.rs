@@ -1,6 +1,8 @@
-//! The dashboard's plain HTML forms for signing in, setting up and signing out: they
-//! work without JavaScript. Each answers with a redirect (303); problems travel to the
-//! next page as a one-time message in the session, never in the URL.
+//! The dashboard's plain HTML forms (signing in and out, setup, settings, teams, and
+//! the secrets, components and stacks pages): they work without JavaScript. Each
+//! answers with a redirect (303); problems travel to the next page as a one-time
+//! message in the session, never in the URL. Revealing a secret is the one exception:
+//! it answers with the page itself (see `reveal_secret_form`).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -15,6 +17,9 @@ use weir_api::FieldError;
 use weir_api::identity::SetupRequest;
 use weir_api::identity::{
     CreateInvitationRequest, CreateTeamRequest, RegisterWithInvitationRequest, TeamRole,
+};
+use weir_api::stacks::{
+    ComponentType, CreateComponentRequest, CreateStackRequest, UpdateComponentRequest,
 };
 use weir_app::auth::{FLASH_KEY, Flash, is_public_page, safe_next};
 use weir_domain::DomainError;
@@ -45,6 +50,19 @@ pub fn router() -> Router<AppState> {
         .route("/forms/teams/remove", post(team_remove_form))
         .route("/forms/teams/add", post(team_add_form))
         .route("/forms/invitations/revoke", post(revoke_invitation_form))
+        .route("/forms/secrets/create", post(create_secret_form))
+        .route("/forms/secrets/update", post(update_secret_form))
+        .route("/forms/secrets/share", post(share_secret_form))
+        .route("/forms/secrets/delete", post(delete_secret_form))
+        .route("/forms/secrets/reveal", post(reveal_secret_form))
+        .route("/forms/components/create", post(create_component_form))
+        .route("/forms/components/update", post(update_component_form))
+        .route("/forms/components/share", post(share_component_form))
+        .route("/forms/components/delete", post(delete_component_form))
+        .route("/forms/stacks/create", post(create_stack_form))
+        .route("/forms/stacks/activate", post(activate_stack_form))
+        .route("/forms/stacks/share", post(share_stack_form))
+        .route("/forms/stacks/delete", post(delete_stack_form))
 }
 
 fn parse<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> T {
@@ -924,4 +942,731 @@ mod tests {
         assert_eq!(sentence("Already done."), "Already done.");
         assert_eq!(sentence(""), ".");
     }
+}
+
+// ---------------------------------------------------------------------------------
+// Secrets, components and stacks. Secret values arrive in these posts and go straight
+// to the vault: they are never put into a flash message, a redirect or a log line.
+
+/// The fields of a form in order, repeated names included.
+fn pairs(body: &Bytes) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes(body).unwrap_or_default()
+}
+
+/// The first value of `name`, or empty.
+fn value_of<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default()
+}
+
+fn path_escape(s: &str) -> String {
+    query_escape(s).replace('+', "%20")
+}
+
+fn refused(message: &str, fields: Vec<FieldError>) -> Flash {
+    Flash {
+        message: message.into(),
+        fields,
+        ..Flash::default()
+    }
+}
+
+fn share_target(pairs: &[(String, String)]) -> Option<String> {
+    Some(value_of(pairs, "team").trim().to_string()).filter(|t| !t.is_empty())
+}
+
+fn shared_message(what: &str, team: Option<&str>) -> String {
+    match team {
+        Some(team) => format!("{what} is shared with {team}."),
+        None => format!("{what} is private now."),
+    }
+}
+
+/// Key/value rows named `{prefix}key_N` and `{prefix}value_N`. Empty rows are skipped;
+/// the key names (not the values) are kept to fill the form again.
+fn key_value_rows(
+    pairs: &[(String, String)],
+    prefix: &str,
+    values: &mut std::collections::BTreeMap<String, Option<String>>,
+    kept: &mut Vec<(String, String)>,
+    problems: &mut Vec<FieldError>,
+) {
+    let key_prefix = format!("{prefix}key_");
+    for (field, key) in pairs {
+        let Some(index) = field.strip_prefix(&key_prefix) else {
+            continue;
+        };
+        let key = key.trim();
+        let value = value_of(pairs, &format!("{prefix}value_{index}"));
+        if key.is_empty() && value.is_empty() {
+            continue;
+        }
+        kept.push((field.clone(), key.to_string()));
+        if key.is_empty() {
+            problems.push(FieldError::new(
+                "values",
+                format!("row {index} has a value but no key"),
+            ));
+        } else if values.contains_key(key) {
+            problems.push(FieldError::new(format!("values.{key}"), "appears twice"));
+        } else {
+            values.insert(key.to_string(), Some(value.to_string()));
+        }
+    }
+}
+
+async fn create_secret_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    const BACK: &str = "/secrets/new";
+    let principal = match signed_in(&state, &session, BACK).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let pairs = pairs(&body);
+    let name = value_of(&pairs, "name").trim().to_string();
+    let team = share_target(&pairs);
+    let mut values = std::collections::BTreeMap::new();
+    let mut kept = vec![("team".to_string(), team.clone().unwrap_or_default())];
+    let mut problems = Vec::new();
+    key_value_rows(&pairs, "", &mut values, &mut kept, &mut problems);
+    let mut note = if problems.is_empty() {
+        let req = weir_api::secrets::CreateSecretRequest {
+            name: name.clone(),
+            values: values
+                .into_iter()
+                .map(|(k, v)| (k, v.unwrap_or_default()))
+                .collect(),
+            team,
+        };
+        match weir_domain::secrets::create(
+            &state.db,
+            &state.keyring,
+            &principal,
+            req,
+            Some(&client),
+        )
+        .await
+        {
+            Ok(secret) => {
+                let keys = match secret.keys.len() {
+                    1 => "1 key".to_string(),
+                    n => format!("{n} keys"),
+                };
+                flash(
+                    &session,
+                    success(format!("Secret {} created with {keys}.", secret.name), None),
+                )
+                .await;
+                return Redirect::to(&format!("/secrets/{}", path_escape(&secret.name)))
+                    .into_response();
+            }
+            Err(e) => flash_for(e, name),
+        }
+    } else {
+        Flash {
+            name,
+            ..refused("Some fields need another look.", problems)
+        }
+    };
+    note.values = kept;
+    flash(&session, note).await;
+    Redirect::to(BACK).into_response()
+}
+
+async fn update_secret_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let pairs = pairs(&body);
+    let secret = value_of(&pairs, "secret").to_string();
+    let back = format!("/secrets/{}", path_escape(&secret));
+    let principal = match signed_in(&state, &session, &back).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let rename =
+        Some(value_of(&pairs, "name").trim().to_string()).filter(|n| !n.is_empty() && *n != secret);
+    let mut values = std::collections::BTreeMap::new();
+    let mut kept = Vec::new();
+    let mut problems = Vec::new();
+    for (field, value) in &pairs {
+        if let Some(key) = field.strip_prefix("set:")
+            && !value.is_empty()
+        {
+            values.insert(key.to_string(), Some(value.clone()));
+        }
+    }
+    key_value_rows(&pairs, "new_", &mut values, &mut kept, &mut problems);
+    for (field, key) in &pairs {
+        if field == "remove" {
+            values.insert(key.clone(), None);
+        }
+    }
+    let typed_name = rename.clone().unwrap_or_default();
+    let mut note = if !problems.is_empty() {
+        refused("Some fields need another look.", problems)
+    } else if values.is_empty() && rename.is_none() {
+        refused(
+            "Nothing to change: type a new value, tick a key to remove, or add a key.",
+            vec![],
+        )
+    } else {
+        let req = weir_api::secrets::UpdateSecretRequest {
+            name: rename,
+            values,
+        };
+        match weir_domain::secrets::update(
+            &state.db,
+            &state.keyring,
+            &principal,
+            &secret,
+            req,
+            Some(&client),
+        )
+        .await
+        {
+            Ok(updated) => {
+                flash(
+                    &session,
+                    success(format!("Secret {} saved.", updated.name), None),
+                )
+                .await;
+                return Redirect::to(&format!("/secrets/{}", path_escape(&updated.name)))
+                    .into_response();
+            }
+            Err(e) => flash_for(e, String::new()),
+        }
+    };
+    note.name = typed_name;
+    note.values = kept;
+    flash(&session, note).await;
+    Redirect::to(&back).into_response()
+}
+
+async fn share_secret_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let pairs = pairs(&body);
+    let name = value_of(&pairs, "name").to_string();
+    let back = format!("/secrets/{}", path_escape(&name));
+    let team = share_target(&pairs);
+    settings_form!(state, session, &back, |principal| {
+        let req = weir_api::stacks::ShareRequest {
+            team: team.clone(),
+            include_dependencies: false,
+        };
+        match weir_domain::secrets::share(&state.db, &principal, &name, req, Some(&client)).await {
+            Ok(secret) => success(
+                shared_message(&format!("Secret {}", secret.name), team.as_deref()),
+                None,
+            ),
+            Err(e) => flash_for(e, String::new()),
+        }
+    })
+}
+
+/// A delete form's name, if its confirmation box was ticked.
+fn confirmed(pairs: &[(String, String)]) -> Option<String> {
+    (value_of(pairs, "confirm") == "yes").then(|| value_of(pairs, "name").to_string())
+}
+
+/// Runs a delete form: back to `detail` when refused, on to `list` when done.
+async fn delete_form<F, Fut>(
+    state: &AppState,
+    session: &Session,
+    pairs: &[(String, String)],
+    what: &str,
+    detail: &str,
+    list: &str,
+    delete: F,
+) -> Response
+where
+    F: FnOnce(weir_domain::identity::Principal, String) -> Fut,
+    Fut: std::future::Future<Output = weir_domain::Result<()>>,
+{
+    let name = value_of(pairs, "name").to_string();
+    let back = format!("{detail}{}", path_escape(&name));
+    let principal = match signed_in(state, session, &back).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let note = match confirmed(pairs) {
+        None => refused("Tick the box to confirm the deletion.", vec![]),
+        Some(name) => match delete(principal, name.clone()).await {
+            Ok(()) => {
+                flash(session, success(format!("{what} {name} deleted."), None)).await;
+                return Redirect::to(list).into_response();
+            }
+            Err(e) => flash_for(e, String::new()),
+        },
+    };
+    flash(session, note).await;
+    Redirect::to(&back).into_response()
+}
+
+async fn delete_secret_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let pairs = pairs(&body);
+    let db = state.db.clone();
+    delete_form(
+        &state,
+        &session,
+        &pairs,
+        "Secret",
+        "/secrets/",
+        "/secrets",
+        |principal, name| async move {
+            weir_domain::secrets::delete(&db, &principal, &name, Some(&client)).await
+        },
+    )
+    .await
+}
+
+/// Reveals a secret's values. They are shown in the answer to this post and nowhere
+/// else: a redirect would have to carry them through the session store (or the URL),
+/// and a server function would show them only with JavaScript. So this handler renders
+/// the dashboard's reveal page itself, with the values in the page's context and
+/// without hydration scripts (the browser could not render them again, and they must
+/// not travel twice), and marks the answer `no-store`.
+async fn reveal_secret_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    req: Request,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let pairs = pairs(&body);
+    let name = value_of(&pairs, "name").to_string();
+    let back = format!("/secrets/{}/reveal", path_escape(&name));
+    let principal = match signed_in(&state, &session, &back).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let revealed = match weir_domain::secrets::reveal(
+        &state.db,
+        &state.keyring,
+        &principal,
+        &name,
+        Some(&client),
+    )
+    .await
+    {
+        Ok(revealed) => weir_app::secrets::RevealedValues(revealed),
+        Err(e) => {
+            flash(&session, flash_for(e, String::new())).await;
+            return Redirect::to(&format!("/secrets/{}", path_escape(&name))).into_response();
+        }
+    };
+    let Ok(uri) = back.parse() else {
+        return Redirect::to("/secrets").into_response();
+    };
+    parts.uri = uri;
+    parts.method = axum::http::Method::GET;
+    let page = axum::extract::Request::from_parts(parts, axum::body::Body::empty());
+    let render = {
+        let state = state.clone();
+        let options = state.leptos.clone();
+        leptos_axum::render_app_async_with_context(
+            move || {
+                use leptos::prelude::provide_context;
+                provide_context(state.db.clone());
+                provide_context(state.runtime.clone());
+                provide_context(state.keyring.clone());
+                provide_context(revealed.clone());
+            },
+            move || weir_app::shell_without_hydration(options.clone()),
+        )
+    };
+    let mut response = render(page).await.into_response();
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// Form fields as (name, text), in order.
+type Typed = Vec<(String, String)>;
+
+/// The `config.*` fields of a component form as a configuration, and what to show again
+/// if it is refused (sensitive fields only when they hold a reference).
+fn component_config(
+    fields: &[weir_api::config_schema::FieldSpec],
+    pairs: &[(String, String)],
+) -> (Result<serde_json::Value, Vec<FieldError>>, Typed) {
+    use weir_api::config_schema::{config_from_pairs, find};
+    let mut kept: Vec<(String, String)> = Vec::new();
+    let mut given: Vec<(&str, &str)> = Vec::new();
+    for (field, text) in pairs {
+        let Some(path) = field.strip_prefix("config.") else {
+            continue;
+        };
+        let parts: Vec<&str> = path.split('.').collect();
+        let sensitive = find(fields, &parts).is_some_and(|f| f.sensitive);
+        if !sensitive || weir_api::secrets::SecretReference::parse(text).is_some() {
+            // A later value of the same field (a ticked box after its hidden false) wins.
+            kept.retain(|(k, _)| k != field);
+            kept.push((field.clone(), text.clone()));
+        }
+        if !text.trim().is_empty() {
+            given.push((path, text.as_str()));
+        }
+    }
+    (config_from_pairs(fields, given), kept)
+}
+
+async fn component_fields(
+    state: &AppState,
+    principal: &weir_domain::identity::Principal,
+    component_type: ComponentType,
+    flavor: &str,
+) -> Result<Vec<weir_api::config_schema::FieldSpec>, Flash> {
+    let flavor = weir_domain::stacks::get_flavor(&state.db, principal, component_type, flavor)
+        .await
+        .map_err(|e| flash_for(e, String::new()))?;
+    weir_api::config_schema::parse(&flavor.config_schema)
+        .map_err(|problems| refused("This flavor's schema cannot be used.", problems))
+}
+
+async fn create_component_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let pairs = pairs(&body);
+    let component_type = ComponentType::parse(value_of(&pairs, "component_type"));
+    let flavor = value_of(&pairs, "flavor").to_string();
+    let name = value_of(&pairs, "name").trim().to_string();
+    let back = match component_type {
+        Some(t) => format!(
+            "/components/new?type={}&flavor={}",
+            t.as_str(),
+            query_escape(&flavor)
+        ),
+        None => "/components/new".to_string(),
+    };
+    let principal = match signed_in(&state, &session, &back).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(component_type) = component_type else {
+        flash(&session, refused("Choose a component type.", vec![])).await;
+        return Redirect::to(&back).into_response();
+    };
+    let mut note = match component_fields(&state, &principal, component_type, &flavor).await {
+        Err(note) => note,
+        Ok(fields) => {
+            let (config, kept) = component_config(&fields, &pairs);
+            let mut note = match config {
+                Err(problems) => refused("Some fields need another look.", problems),
+                Ok(config) => {
+                    let req = CreateComponentRequest {
+                        name: name.clone(),
+                        component_type,
+                        flavor: flavor.clone(),
+                        config,
+                    };
+                    match weir_domain::stacks::create_component(
+                        &state.db,
+                        &principal,
+                        req,
+                        Some(&client),
+                    )
+                    .await
+                    {
+                        Ok(component) => {
+                            let message = format!(
+                                "Registered {} {}.",
+                                component.component_type.label().to_lowercase(),
+                                component.name
+                            );
+                            flash(&session, success(message, None)).await;
+                            return Redirect::to(&format!(
+                                "/components/{}",
+                                path_escape(&component.name)
+                            ))
+                            .into_response();
+                        }
+                        Err(e) => flash_for(e, String::new()),
+                    }
+                }
+            };
+            note.values = kept;
+            note
+        }
+    };
+    note.name = name;
+    flash(&session, note).await;
+    Redirect::to(&back).into_response()
+}
+
+async fn update_component_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let pairs = pairs(&body);
+    let original = value_of(&pairs, "original").to_string();
+    let name = value_of(&pairs, "name").trim().to_string();
+    let back = format!("/components/{}/edit", path_escape(&original));
+    let principal = match signed_in(&state, &session, &back).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let component = match weir_domain::stacks::get_component(&state.db, &principal, &original).await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            flash(&session, flash_for(e, String::new())).await;
+            return Redirect::to("/components").into_response();
+        }
+    };
+    let mut note = match component_fields(
+        &state,
+        &principal,
+        component.component_type,
+        &component.flavor,
+    )
+    .await
+    {
+        Err(note) => note,
+        Ok(fields) => {
+            let (config, kept) = component_config(&fields, &pairs);
+            let mut note = match config {
+                Err(problems) => refused("Some fields need another look.", problems),
+                Ok(config) => {
+                    let req = UpdateComponentRequest {
+                        name: Some(name.clone()).filter(|n| *n != original),
+                        config: Some(config),
+                    };
+                    match weir_domain::stacks::update_component(
+                        &state.db,
+                        &principal,
+                        &original,
+                        req,
+                        Some(&client),
+                    )
+                    .await
+                    {
+                        Ok(updated) => {
+                            flash(
+                                &session,
+                                success(format!("Component {} saved.", updated.name), None),
+                            )
+                            .await;
+                            return Redirect::to(&format!(
+                                "/components/{}",
+                                path_escape(&updated.name)
+                            ))
+                            .into_response();
+                        }
+                        Err(e) => flash_for(e, String::new()),
+                    }
+                }
+            };
+            note.values = kept;
+            note
+        }
+    };
+    note.name = name;
+    flash(&session, note).await;
+    Redirect::to(&back).into_response()
+}
+
+async fn share_component_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let pairs = pairs(&body);
+    let name = value_of(&pairs, "name").to_string();
+    let back = format!("/components/{}", path_escape(&name));
+    let team = share_target(&pairs);
+    settings_form!(state, session, &back, |principal| {
+        let req = weir_api::stacks::ShareRequest {
+            team: team.clone(),
+            include_dependencies: false,
+        };
+        match weir_domain::stacks::share_component(&state.db, &principal, &name, req, Some(&client))
+            .await
+        {
+            Ok(c) => success(
+                shared_message(&format!("Component {}", c.name), team.as_deref()),
+                None,
+            ),
+            Err(e) => flash_for(e, String::new()),
+        }
+    })
+}
+
+async fn delete_component_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let pairs = pairs(&body);
+    let db = state.db.clone();
+    delete_form(
+        &state,
+        &session,
+        &pairs,
+        "Component",
+        "/components/",
+        "/components",
+        |principal, name| async move {
+            weir_domain::stacks::delete_component(&db, &principal, &name, Some(&client)).await
+        },
+    )
+    .await
+}
+
+async fn create_stack_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    const BACK: &str = "/stacks/new";
+    let principal = match signed_in(&state, &session, BACK).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let pairs = pairs(&body);
+    let name = value_of(&pairs, "name").trim().to_string();
+    let description = value_of(&pairs, "description").trim().to_string();
+    let components: std::collections::BTreeMap<String, String> = pairs
+        .iter()
+        .filter_map(|(field, value)| {
+            let slot = field.strip_prefix("components.")?;
+            (!value.is_empty()).then(|| (slot.to_string(), value.clone()))
+        })
+        .collect();
+    let kept: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(field, _)| field.starts_with("components.") || field == "description")
+        .cloned()
+        .collect();
+    let req = CreateStackRequest {
+        name: name.clone(),
+        description,
+        components,
+    };
+    match weir_domain::stacks::create_stack(&state.db, &principal, req, Some(&client)).await {
+        Ok(stack) => {
+            flash(
+                &session,
+                success(
+                    format!(
+                        "Created stack {}. Activate it to run pipelines on it.",
+                        stack.name
+                    ),
+                    None,
+                ),
+            )
+            .await;
+            Redirect::to(&format!("/stacks/{}", path_escape(&stack.name))).into_response()
+        }
+        Err(e) => {
+            let mut note = flash_for(e, name);
+            note.values = kept;
+            flash(&session, note).await;
+            Redirect::to(BACK).into_response()
+        }
+    }
+}
+
+async fn activate_stack_form(
+    State(state): State<AppState>,
+    session: Session,
+    body: Bytes,
+) -> Response {
+    let pairs = pairs(&body);
+    let name = value_of(&pairs, "name").to_string();
+    settings_form!(state, session, "/stacks", |principal| {
+        match weir_domain::stacks::set_active_stack(&state.db, &principal, &name).await {
+            Ok(stack) => success(
+                format!("{} is now your active stack: your runs use it.", stack.name),
+                None,
+            ),
+            Err(e) => flash_for(e, String::new()),
+        }
+    })
+}
+
+async fn share_stack_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let pairs = pairs(&body);
+    let name = value_of(&pairs, "name").to_string();
+    let back = format!("/stacks/{}", path_escape(&name));
+    let team = share_target(&pairs);
+    let include_dependencies = value_of(&pairs, "include_dependencies") == "true";
+    settings_form!(state, session, &back, |principal| {
+        let req = weir_api::stacks::ShareRequest {
+            team: team.clone(),
+            include_dependencies,
+        };
+        match weir_domain::stacks::share_stack(&state.db, &principal, &name, req, Some(&client))
+            .await
+        {
+            Ok(stack) => success(
+                shared_message(&format!("Stack {}", stack.name), team.as_deref()),
+                None,
+            ),
+            Err(e) => {
+                // The page lists what must be shared too and asks once, for this team.
+                let mut note = flash_for(e, String::new());
+                note.values = vec![("team".into(), team.clone().unwrap_or_default())];
+                note
+            }
+        }
+    })
+}
+
+async fn delete_stack_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let pairs = pairs(&body);
+    let db = state.db.clone();
+    delete_form(
+        &state,
+        &session,
+        &pairs,
+        "Stack",
+        "/stacks/",
+        "/stacks",
+        |principal, name| async move {
+            weir_domain::stacks::delete_stack(&db, &principal, &name, Some(&client)).await
+        },
+    )
+    .await
 }
