@@ -221,3 +221,116 @@ async fn a_form_posted_from_another_site_is_refused(pool: PgPool) {
         "still signed in"
     );
 }
+
+/// A value of `kind` that passes the field's checks, as a form would send it.
+fn sample(
+    field: &weir_api::config_schema::FieldSpec,
+    kind: &weir_api::config_schema::Kind,
+) -> String {
+    use weir_api::config_schema::Kind;
+    match kind {
+        _ if field.sensitive => "{{rt.value}}".to_string(),
+        Kind::String => format!("sample-{}", field.name),
+        Kind::Integer | Kind::Number => {
+            let n = field.minimum.unwrap_or(0.0).max(1.0);
+            let n = field.maximum.map_or(n, |max| n.min(max));
+            (n as i64).to_string()
+        }
+        Kind::Boolean => "true".into(),
+        Kind::Enum(options) => options.last().cloned().unwrap_or_default(),
+        Kind::Array(item) => match &**item {
+            Kind::Enum(options) => options.join("\n"),
+            other => [sample(field, other), sample(field, other)].join("\n"),
+        },
+        Kind::Object(_) => unreachable!("objects are fieldsets"),
+    }
+}
+
+fn sample_pairs(
+    fields: &[weir_api::config_schema::FieldSpec],
+    prefix: &str,
+    out: &mut Vec<(String, String)>,
+) {
+    use weir_api::config_schema::Kind;
+    for field in fields {
+        let path = format!("{prefix}{}", field.name);
+        match &field.kind {
+            Kind::Object(inner) => sample_pairs(inner, &format!("{path}."), out),
+            kind => out.push((path, sample(field, kind))),
+        }
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn every_builtin_flavor_form_renders_and_round_trips(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    create_admin(&pool).await;
+    let cookie = sign_in(&app, "admin", ADMIN_PASSWORD).await;
+    let secret = post_form(
+        &app,
+        "/forms/secrets/create",
+        &[
+            ("name", "rt"),
+            ("key_0", "value"),
+            ("value_0", "round trip value"),
+        ],
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(secret.status, 303, "{}", secret.text);
+    let stored = get_with(&app, "/api/v1/secrets/rt", &[("cookie", &cookie)]).await;
+    assert_eq!(
+        stored.status, 200,
+        "the secret form stored it: {}",
+        stored.text
+    );
+
+    for flavor in weir_flavors::builtin_flavors() {
+        let t = flavor.component_type.as_str();
+        let page = get_with(
+            &app,
+            &format!("/components/new?type={t}&flavor={}", flavor.name),
+            &[("cookie", &cookie)],
+        )
+        .await;
+        assert_eq!(page.status, 200, "{t}/{}", flavor.name);
+        let fields = weir_api::config_schema::parse(&flavor.config_schema).expect("schema");
+        let mut pairs = Vec::new();
+        sample_pairs(&fields, "config.", &mut pairs);
+        for (path, _) in &pairs {
+            assert!(
+                page.text.contains(&format!("name=\"{path}\"")),
+                "{t}/{}: the form has an input for {path}",
+                flavor.name
+            );
+        }
+        let name = format!("rt-{}-{}", t.replace('_', "-"), flavor.name);
+        let mut form: Vec<(&str, &str)> = vec![
+            ("name", &name),
+            ("component_type", t),
+            ("flavor", flavor.name),
+        ];
+        form.extend(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let posted = post_form(&app, "/forms/components/create", &form, Some(&cookie)).await;
+        assert_eq!(posted.status, 303, "{}", posted.text);
+        let got = get_with(
+            &app,
+            &format!("/api/v1/components/{name}"),
+            &[("cookie", &cookie)],
+        )
+        .await;
+        assert_eq!(
+            got.status, 200,
+            "{t}/{} was registered: {}",
+            flavor.name, got.text
+        );
+        let expected = weir_api::config_schema::config_from_pairs(
+            &fields,
+            pairs
+                .iter()
+                .map(|(k, v)| (k.strip_prefix("config.").expect("prefixed"), v.as_str())),
+        )
+        .expect("typed");
+        assert_eq!(got.json()["config"], expected, "{t}/{}", flavor.name);
+    }
+}

@@ -7,10 +7,10 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use weir_api::config_schema;
 use weir_api::stacks::{Component, ComponentType, Flavor};
 
-use super::PageHeader;
 use super::config_form::{FormState, config_fields, paths};
 use super::shared::{DeleteForm, LoadError, OwnershipText, TeamSelect};
 use super::teams::Notice;
+use super::{PageHeader, next_link};
 use crate::auth::{Flash, take_flash};
 use crate::format;
 use crate::secrets::{get_secret_list, references};
@@ -57,9 +57,10 @@ pub fn Components() -> impl IntoView {
             .get("type")
             .and_then(|t| ComponentType::parse(&t))
     };
-    let components = Resource::new(wanted, |t| {
-        get_component_list(t.map(|t| t.as_str().to_string()), None)
-    });
+    let components = Resource::new(
+        move || (wanted(), query.read().get("cursor")),
+        |(t, cursor)| get_component_list(t.map(|t| t.as_str().to_string()), cursor),
+    );
     let flash = Resource::new(|| (), |_| take_flash());
     view! {
         <Title text="Components" />
@@ -105,6 +106,9 @@ pub fn Components() -> impl IntoView {
                         </section>
                     })
                 }).collect_view();
+                let type_query = wanted
+                    .map(|t| format!("&type={}", t.as_str()))
+                    .unwrap_or_default();
                 view! {
                     <Notice flash />
                     <form method="get" action="/components" class="inline-form filter">
@@ -118,9 +122,7 @@ pub fn Components() -> impl IntoView {
                         <button type="submit" class="button secondary">"Filter"</button>
                     </form>
                     {sections}
-                    {page.next_cursor.is_some().then(|| view! {
-                        <p class="muted">"Showing the first 200 components; filter by type to see the others."</p>
-                    })}
+                    {next_link("/components", &type_query, page.next_cursor)}
                 }.into_any()
             })}
         </Suspense>

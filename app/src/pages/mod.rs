@@ -42,3 +42,10 @@ pub fn PageHeader(
         </header>
     }
 }
+
+/// A "Next page" link to `base?cursor=…&extra` when a list has more.
+pub(crate) fn next_link(base: &str, extra: &str, cursor: Option<String>) -> impl IntoView {
+    cursor.map(|c| {
+        view! { <p><a href=format!("{base}?cursor={c}{extra}")>"Next page →"</a></p> }
+    })
+}

@@ -5,13 +5,13 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use weir_api::secrets::Secret;
 
-use super::PageHeader;
 use super::auth::Field;
 use super::shared::{DeleteForm, LoadError, OwnershipText, TeamSelect};
 use super::teams::Notice;
+use super::{PageHeader, next_link};
 use crate::auth::{Flash, take_flash};
 use crate::format;
 use crate::secrets::{RevealedValues, get_secret, get_secret_list};
@@ -46,7 +46,8 @@ fn SecretRow(secret: Secret) -> impl IntoView {
 /// `/secrets`: every secret the user may use, with its keys (never its values).
 #[component]
 pub fn Secrets() -> impl IntoView {
-    let secrets = Resource::new(|| (), |_| get_secret_list(None));
+    let query = use_query_map();
+    let secrets = Resource::new(move || query.read().get("cursor"), get_secret_list);
     let flash = Resource::new(|| (), |_| take_flash());
     view! {
         <Title text="Secrets" />
@@ -73,6 +74,7 @@ pub fn Secrets() -> impl IntoView {
                                 <thead><tr><th>"Secret"</th><th>"Keys"</th><th>"Shared"</th><th>"Updated"</th></tr></thead>
                                 <tbody>{page.items.into_iter().map(|secret| view! { <SecretRow secret /> }).collect_view()}</tbody>
                             </table>
+                            {next_link("/secrets", "", page.next_cursor)}
                         }.into_any(),
                         Err(error) => view! { <LoadError error /> }.into_any(),
                     }}

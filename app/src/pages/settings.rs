@@ -6,18 +6,12 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use weir_api::identity::{ApiKey, User};
 
-use super::PageHeader;
 use super::auth::Field;
 use super::teams::Notice;
+use super::{PageHeader, next_link};
 use crate::auth::{current_user, take_flash};
 use crate::format;
 use crate::teams::{all_users, audit_actions, audit_log, my_api_keys};
-
-fn next_link(base: &str, extra: &str, cursor: Option<String>) -> impl IntoView {
-    cursor.map(|c| {
-        view! { <p><a href=format!("{base}?cursor={c}{extra}")>"Next page →"</a></p> }
-    })
-}
 
 #[component]
 pub fn ProfileSection() -> impl IntoView {

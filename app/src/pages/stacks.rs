@@ -3,15 +3,15 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use weir_api::stacks::{
     Component, ComponentType, NEEDS_COMPONENT, NEEDS_SECRET, Stack, StackComponentRef,
 };
 
-use super::PageHeader;
 use super::auth::Field;
 use super::shared::{DeleteForm, LoadError, OwnershipText, TeamSelect};
 use super::teams::Notice;
+use super::{PageHeader, next_link};
 use crate::auth::{Flash, take_flash};
 use crate::format;
 use crate::stacks::{get_component_list, get_stack, get_stack_list};
@@ -69,7 +69,8 @@ fn StackRow(stack: Stack) -> impl IntoView {
 /// `/stacks`: the stacks the user may use; one of them is their active stack.
 #[component]
 pub fn Stacks() -> impl IntoView {
-    let stacks = Resource::new(|| (), |_| get_stack_list(None));
+    let query = use_query_map();
+    let stacks = Resource::new(move || query.read().get("cursor"), get_stack_list);
     let flash = Resource::new(|| (), |_| take_flash());
     view! {
         <Title text="Stacks" />
@@ -94,6 +95,7 @@ pub fn Stacks() -> impl IntoView {
                                 <thead><tr><th>"Stack"</th><th>"Components"</th><th>"Shared"</th><th></th></tr></thead>
                                 <tbody>{page.items.into_iter().map(|stack| view! { <StackRow stack /> }).collect_view()}</tbody>
                             </table>
+                            {next_link("/stacks", "", page.next_cursor)}
                         }.into_any(),
                         Err(error) => view! { <LoadError error /> }.into_any(),
                     }}

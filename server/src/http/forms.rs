@@ -929,21 +929,6 @@ pub async fn require_sign_in_for_pages(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::sentence;
-
-    #[test]
-    fn messages_become_sentences() {
-        assert_eq!(
-            sentence("wrong user name or password"),
-            "Wrong user name or password."
-        );
-        assert_eq!(sentence("Already done."), "Already done.");
-        assert_eq!(sentence(""), ".");
-    }
-}
-
 // ---------------------------------------------------------------------------------
 // Secrets, components and stacks. Secret values arrive in these posts and go straight
 // to the vault: they are never put into a flash message, a redirect or a log line.
@@ -1669,4 +1654,19 @@ async fn delete_stack_form(
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sentence;
+
+    #[test]
+    fn messages_become_sentences() {
+        assert_eq!(
+            sentence("wrong user name or password"),
+            "Wrong user name or password."
+        );
+        assert_eq!(sentence("Already done."), "Already done.");
+        assert_eq!(sentence(""), ".");
+    }
 }
