@@ -119,6 +119,16 @@ test('a secret, an S3 artifact store from its flavor form, a stack made active a
   await expect(me.getByRole('region', { name: 'About' })).toContainText(`Team ${team}`);
   await me.goto(`/components/${store}`);
   await expect(me.getByRole('region', { name: 'About' })).toContainText(`Team ${team}`);
+
+  // The stack's components change on its page.
+  await me.goto(`/stacks/${stack}`);
+  await ready(me, js);
+  const composer = me.getByRole('region', { name: 'Change components' });
+  await expect(composer.getByLabel('Artifact store')).toHaveValue(store);
+  await composer.getByLabel('Artifact store').selectOption('default-artifact-store');
+  await composer.getByRole('button', { name: 'Save components' }).click();
+  await expect(me.getByRole('status')).toContainText(`Saved the components of ${stack}.`);
+  await expect(me.getByRole('table', { name: 'Stack components' })).toContainText('default-artifact-store');
   expect(errors).toEqual([]);
   await me.context().close();
 });

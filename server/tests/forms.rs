@@ -334,3 +334,111 @@ async fn every_builtin_flavor_form_renders_and_round_trips(pool: PgPool) {
         assert_eq!(got.json()["config"], expected, "{t}/{}", flavor.name);
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_stack_s_components_change_through_its_page(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    create_admin(&pool).await;
+    let cookie = sign_in(&app, "admin", ADMIN_PASSWORD).await;
+    let key = create_key(&app, &cookie, None).await;
+    for (name, t, flavor, config) in [
+        (
+            "second-store",
+            "artifact_store",
+            "local",
+            serde_json::json!({"path": "/tmp/second"}),
+        ),
+        (
+            "hook",
+            "alerter",
+            "webhook",
+            serde_json::json!({"url": "http://127.0.0.1:9/hook"}),
+        ),
+    ] {
+        let created = call(
+            &app,
+            "POST",
+            "/api/v1/components",
+            Some(serde_json::json!({"name": name, "component_type": t, "flavor": flavor, "config": config})),
+            Some(&key),
+        )
+        .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+    }
+    let created = call(
+        &app,
+        "POST",
+        "/api/v1/stacks",
+        Some(serde_json::json!({"name": "editable", "components": {
+            "orchestrator": "default-orchestrator", "artifact_store": "default-artifact-store"}})),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let page = get_with(&app, "/stacks/editable", &[("cookie", &cookie)]).await;
+    assert!(
+        page.text.contains("Change components"),
+        "the composer is on the page"
+    );
+
+    let saved = post_form(
+        &app,
+        "/forms/stacks/update",
+        &[
+            ("stack", "editable"),
+            ("description", "with an alerter"),
+            ("components.orchestrator", "default-orchestrator"),
+            ("components.artifact_store", "second-store"),
+            ("components.alerter", "hook"),
+            ("components.container_registry", ""),
+        ],
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(saved.status, 303);
+    assert_eq!(saved.header("location"), Some("/stacks/editable"));
+    let stack = get_with(&app, "/api/v1/stacks/editable", &[("cookie", &cookie)]).await;
+    let names: Vec<String> = stack.json()["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(names, ["default-orchestrator", "second-store", "hook"]);
+    assert_eq!(stack.json()["description"], "with an alerter");
+
+    let refused = post_form(
+        &app,
+        "/forms/stacks/update",
+        &[
+            ("stack", "editable"),
+            ("components.orchestrator", ""),
+            ("components.artifact_store", "second-store"),
+            ("components.alerter", ""),
+        ],
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(refused.status, 303);
+    let page = get_with(
+        &app,
+        "/stacks/editable",
+        &[("cookie", &refused_cookie(&refused, &cookie))],
+    )
+    .await;
+    assert!(
+        page.text.contains("a stack needs an orchestrator"),
+        "the refusal shows on the orchestrator picker"
+    );
+    let unchanged = get_with(&app, "/api/v1/stacks/editable", &[("cookie", &cookie)]).await;
+    assert_eq!(
+        unchanged.json()["components"].as_array().map(Vec::len),
+        Some(3),
+        "nothing changed"
+    );
+}
+
+/// The session cookie after a form (a refreshed one, if the answer set it).
+fn refused_cookie(answer: &Answer, cookie: &str) -> String {
+    session_cookie(answer).unwrap_or_else(|| cookie.to_string())
+}

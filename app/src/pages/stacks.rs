@@ -106,11 +106,21 @@ pub fn Stacks() -> impl IntoView {
 }
 
 /// One `<select>` of the composer: the components of one type.
-fn slot_select(t: ComponentType, components: &[Component], flash: &Flash) -> impl IntoView {
+/// `current` is the component the stack holds now (when editing one).
+fn slot_select(
+    t: ComponentType,
+    components: &[Component],
+    flash: &Flash,
+    current: Option<&str>,
+) -> impl IntoView + use<> {
     let field = format!("components.{}", t.as_str());
     let id = format!("slot-{}", t.as_str());
     let error = flash.field(&field);
-    let chosen = flash.value(&field).unwrap_or_default().to_string();
+    let chosen = flash
+        .value(&field)
+        .or(current)
+        .unwrap_or_default()
+        .to_string();
     let options: Vec<(String, String)> = components
         .iter()
         .filter(|c| c.component_type == t)
@@ -136,6 +146,41 @@ fn slot_select(t: ComponentType, components: &[Component], flash: &Flash) -> imp
             })}
             {error.map(|m| view! { <p class="field-error">{m}</p> })}
         </div>
+    }
+}
+
+/// The composer for an existing stack: its description and one picker per type,
+/// preset to what it holds; an empty optional picker takes the slot out.
+#[component]
+fn EditStack(stack: Stack, components: Vec<Component>, flash: Flash) -> impl IntoView {
+    let types = ComponentType::ALL
+        .into_iter()
+        .filter(|t| t.is_required())
+        .chain(ComponentType::ALL.into_iter().filter(|t| !t.is_required()));
+    let selects = types
+        .map(|t| {
+            let current = stack
+                .components
+                .iter()
+                .find(|c| c.component_type == t)
+                .map(|c| c.name.clone());
+            slot_select(t, &components, &flash, current.as_deref())
+        })
+        .collect_view();
+    let description = flash
+        .value("description")
+        .map(str::to_string)
+        .unwrap_or_else(|| stack.description.clone());
+    view! {
+        <section class="card form-card" aria-labelledby="edit-stack-title">
+            <h2 id="edit-stack-title">"Change components"</h2>
+            <form method="post" action="/forms/stacks/update" class="form">
+                <input type="hidden" name="stack" value=stack.name.clone() />
+                <Field label="Description" name="description" value=description flash=flash.clone() />
+                <div class="slot-grid">{selects}</div>
+                <button type="submit" class="button">"Save components"</button>
+            </form>
+        </section>
     }
 }
 
@@ -166,7 +211,7 @@ pub fn NewStack() -> impl IntoView {
                                 value=flash.value("description").unwrap_or_default().to_string() flash=flash.clone() />
                             <h3 class="subhead">"Components"</h3>
                             <div class="slot-grid">
-                                {required.into_iter().chain(optional).map(|t| slot_select(t, &components, &flash)).collect_view()}
+                                {required.into_iter().chain(optional).map(|t| slot_select(t, &components, &flash, None)).collect_view()}
                             </div>
                             <button type="submit" class="button">"Create stack"</button>
                         </form>
@@ -243,6 +288,7 @@ pub fn StackPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.read().get("name").unwrap_or_default();
     let stack = Resource::new(name, get_stack);
+    let components = Resource::new(|| (), |_| get_component_list(None, None));
     let teams = Resource::new(|| (), |_| my_teams(None));
     let flash = Resource::new(|| (), |_| take_flash());
     view! {
@@ -251,6 +297,7 @@ pub fn StackPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let flash = flash.await.ok().flatten().unwrap_or_default();
                 let teams = teams.await.map(|p| p.items).unwrap_or_default();
+                let components = components.await.map(|p| p.items).unwrap_or_default();
                 let stack = match stack.await {
                     Ok(stack) => stack,
                     Err(error) => return view! {
@@ -295,6 +342,9 @@ pub fn StackPage() -> impl IntoView {
                         </section>
                         {manage.then(|| view! { <ShareStack stack=stack.clone() teams flash=flash.clone() /> })}
                     </div>
+                    {stack.ownership.can_edit.then(|| view! {
+                        <EditStack stack=stack.clone() components flash=flash.clone() />
+                    })}
                     {manage.then(|| view! {
                         <DeleteForm action="/forms/stacks/delete" name=stack.name.clone() what="stack"
                             consequence="Its components stay registered. Users with it active go back to the default stack." />

@@ -60,6 +60,7 @@ pub fn router() -> Router<AppState> {
         .route("/forms/components/share", post(share_component_form))
         .route("/forms/components/delete", post(delete_component_form))
         .route("/forms/stacks/create", post(create_stack_form))
+        .route("/forms/stacks/update", post(update_stack_form))
         .route("/forms/stacks/activate", post(activate_stack_form))
         .route("/forms/stacks/share", post(share_stack_form))
         .route("/forms/stacks/delete", post(delete_stack_form))
@@ -1581,6 +1582,59 @@ async fn create_stack_form(
             Redirect::to(BACK).into_response()
         }
     }
+}
+
+/// The stack page's composer: a description and one picker per type; an empty
+/// picker empties its (optional) slot.
+async fn update_stack_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let pairs = pairs(&body);
+    let name = value_of(&pairs, "stack").to_string();
+    let back = format!("/stacks/{}", path_escape(&name));
+    let principal = match signed_in(&state, &session, &back).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let components: std::collections::BTreeMap<String, Option<String>> = pairs
+        .iter()
+        .filter_map(|(field, value)| {
+            let slot = field.strip_prefix("components.")?;
+            Some((
+                slot.to_string(),
+                Some(value.clone()).filter(|v| !v.is_empty()),
+            ))
+        })
+        .collect();
+    let kept: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(field, _)| field.starts_with("components.") || field == "description")
+        .cloned()
+        .collect();
+    let req = weir_api::stacks::UpdateStackRequest {
+        name: None,
+        description: Some(value_of(&pairs, "description").trim().to_string()),
+        components,
+    };
+    match weir_domain::stacks::update_stack(&state.db, &principal, &name, req, Some(&client)).await
+    {
+        Ok(stack) => {
+            flash(
+                &session,
+                success(format!("Saved the components of {}.", stack.name), None),
+            )
+            .await;
+        }
+        Err(e) => {
+            let mut note = flash_for(e, String::new());
+            note.values = kept;
+            flash(&session, note).await;
+        }
+    }
+    Redirect::to(&back).into_response()
 }
 
 async fn activate_stack_form(
