@@ -426,6 +426,31 @@ async fn stacks_are_composed_activated_copied_and_deleted(pool: PgPool) {
     );
 
     s3_stack(&app, &ann, "ann").await;
+    let (_, bo) = person(&app, &admin, "bo").await;
+    let seen_by = |key: String| {
+        let app = app.clone();
+        async move {
+            ok(
+                &app,
+                "GET",
+                "/api/v1/components/default-orchestrator",
+                None,
+                &key,
+            )
+            .await["used_by"]
+                .clone()
+        }
+    };
+    assert_eq!(seen_by(ann.clone()).await, json!(["ann-stack", "default"]));
+    assert_eq!(
+        seen_by(bo).await,
+        json!(["default"]),
+        "others' private stacks stay unnamed"
+    );
+    assert_eq!(
+        seen_by(admin.clone()).await,
+        json!(["ann-stack", "default"])
+    );
     let stack = ok(&app, "GET", "/api/v1/stacks/ann-stack", None, &ann).await;
     assert_eq!(stack["components"][1]["flavor"], "s3");
     assert_eq!(stack["owner"], "ann");

@@ -313,7 +313,7 @@ async fn component_row(
     actor: &Principal,
     name: &str,
 ) -> Result<ComponentRow> {
-    let row = repo::component(db, actor.user_id, name)
+    let row = repo::component(db, actor.user_id, name, actor.is_admin)
         .await?
         .ok_or(DomainError::NotFound)?;
     visible(actor, owned(row.owner_id, row.my_role.as_deref()))?;
@@ -549,7 +549,7 @@ pub async fn share_component(
             .detail(serde_json::json!({"team": target.as_ref().map(|t| &t.1)})),
     )
     .await?;
-    let row = repo::component(&mut *tx, actor.user_id, &row.name)
+    let row = repo::component(&mut *tx, actor.user_id, &row.name, actor.is_admin)
         .await?
         .ok_or(DomainError::NotFound)?;
     tx.commit().await?;
@@ -689,7 +689,7 @@ async fn resolve_slots(
             continue;
         };
         let field = format!("components.{}", t.as_str());
-        let row = repo::component(&mut *db, actor.user_id, &name).await?;
+        let row = repo::component(&mut *db, actor.user_id, &name, actor.is_admin).await?;
         match row {
             Some(row)
                 if authorize(
@@ -948,7 +948,7 @@ pub async fn share_stack(
         let mut needs = Vec::new();
         let mut secrets = BTreeSet::new();
         for slot in slots {
-            let component = repo::component(&mut *tx, actor.user_id, &slot.name)
+            let component = repo::component(&mut *tx, actor.user_id, &slot.name, actor.is_admin)
                 .await?
                 .ok_or(DomainError::NotFound)?;
             references_in(&component.config, &mut secrets);

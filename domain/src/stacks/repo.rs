@@ -162,7 +162,10 @@ pub(crate) async fn list_components(
                   c.owner_id, u.name as "owner_name?", c.team_id, t.name as "team_name?",
                   m.role as "my_role?",
                   array(select s.name from stack_slot ss join stack s on s.id = ss.stack_id
-                         where ss.component_id = c.id order by lower(s.name) limit 50) as "used_by!",
+                         where ss.component_id = c.id
+                           and ($2 or s.owner_id is null or s.owner_id = $1
+                                or s.team_id in (select team_id from team_member where user_id = $1))
+                         order by lower(s.name) limit 50) as "used_by!",
                   c.created_at as "created_at: DateTime<Utc>", c.updated_at as "updated_at: DateTime<Utc>"
              from stack_component c
              join flavor f on f.id = c.flavor_id
@@ -188,11 +191,13 @@ pub(crate) async fn list_components(
     .await
 }
 
-/// One component by name (case-insensitive), whoever may see it.
+/// One component by name (case-insensitive), whoever may see it; `used_by` names the
+/// stacks `viewer` may see (all of them when `all`).
 pub(crate) async fn component(
     db: impl sqlx::PgExecutor<'_>,
     viewer: Uuid,
     name: &str,
+    all: bool,
 ) -> sqlx::Result<Option<ComponentRow>> {
     sqlx::query_as!(
         ComponentRow,
@@ -200,7 +205,10 @@ pub(crate) async fn component(
                   c.owner_id, u.name as "owner_name?", c.team_id, t.name as "team_name?",
                   m.role as "my_role?",
                   array(select s.name from stack_slot ss join stack s on s.id = ss.stack_id
-                         where ss.component_id = c.id order by lower(s.name) limit 50) as "used_by!",
+                         where ss.component_id = c.id
+                           and ($3 or s.owner_id is null or s.owner_id = $1
+                                or s.team_id in (select team_id from team_member where user_id = $1))
+                         order by lower(s.name) limit 50) as "used_by!",
                   c.created_at as "created_at: DateTime<Utc>", c.updated_at as "updated_at: DateTime<Utc>"
              from stack_component c
              join flavor f on f.id = c.flavor_id
@@ -209,7 +217,8 @@ pub(crate) async fn component(
              left join team_member m on m.team_id = c.team_id and m.user_id = $1
             where lower(c.name) = lower($2)"#,
         viewer,
-        name
+        name,
+        all
     )
     .fetch_optional(db)
     .await
