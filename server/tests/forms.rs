@@ -442,3 +442,189 @@ async fn a_stack_s_components_change_through_its_page(pool: PgPool) {
 fn refused_cookie(answer: &Answer, cookie: &str) -> String {
     session_cookie(answer).unwrap_or_else(|| cookie.to_string())
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn secrets_components_and_stacks_are_edited_shared_and_deleted_through_forms(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    create_admin(&pool).await;
+    let cookie = sign_in(&app, "admin", ADMIN_PASSWORD).await;
+    let key = create_key(&app, &cookie, None).await;
+    let api = |uri: String| {
+        let (app, cookie) = (app.clone(), cookie.clone());
+        async move { get_with(&app, &uri, &[("cookie", &cookie)]).await }
+    };
+    let form = |uri: &'static str, fields: Vec<(&'static str, String)>| {
+        let (app, cookie) = (app.clone(), cookie.clone());
+        async move {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let answer = post_form(&app, uri, &pairs, Some(&cookie)).await;
+            assert_eq!(answer.status, 303, "{uri}: {}", answer.text);
+            answer.header("location").unwrap_or_default().to_string()
+        }
+    };
+    let team = call(
+        &app,
+        "POST",
+        "/api/v1/teams",
+        Some(serde_json::json!({"name": "ml"})),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(team.status, 201);
+
+    // A secret: set one value, add a key, remove one, rename; share; the values move.
+    form(
+        "/forms/secrets/create",
+        vec![
+            ("name", "db".into()),
+            ("key_0", "user".into()),
+            ("value_0", "weir".into()),
+            ("key_1", "old".into()),
+            ("value_1", "x".into()),
+        ],
+    )
+    .await;
+    form(
+        "/forms/secrets/update",
+        vec![
+            ("secret", "db".into()),
+            ("name", "database".into()),
+            ("set:user", "admin".into()),
+            ("new_key_0", "password".into()),
+            ("new_value_0", "pw".into()),
+            ("remove", "old".into()),
+        ],
+    )
+    .await;
+    let secret = api("/api/v1/secrets/database".into()).await;
+    assert_eq!(secret.status, 200, "renamed: {}", secret.text);
+    assert_eq!(
+        secret.json()["keys"],
+        serde_json::json!(["password", "user"])
+    );
+    let revealed = call(
+        &app,
+        "POST",
+        "/api/v1/secrets/database/reveal",
+        None,
+        Some(&key),
+    )
+    .await;
+    assert_eq!(
+        revealed.json()["values"],
+        serde_json::json!({"password": "pw", "user": "admin"})
+    );
+    form(
+        "/forms/secrets/share",
+        vec![("name", "database".into()), ("team", "ml".into())],
+    )
+    .await;
+    assert_eq!(
+        api("/api/v1/secrets/database".into()).await.json()["team"],
+        "ml"
+    );
+
+    // A component: renamed and reconfigured through the edit form, shared, deleted.
+    let created = call(
+        &app,
+        "POST",
+        "/api/v1/components",
+        Some(serde_json::json!({"name": "store", "component_type": "artifact_store", "flavor": "local",
+                                "config": {"path": "/tmp/one"}})),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    form(
+        "/forms/components/update",
+        vec![
+            ("original", "store".into()),
+            ("name", "local-store".into()),
+            ("config.path", "/tmp/two".into()),
+        ],
+    )
+    .await;
+    let component = api("/api/v1/components/local-store".into()).await;
+    assert_eq!(component.status, 200, "{}", component.text);
+    assert_eq!(
+        component.json()["config"],
+        serde_json::json!({"path": "/tmp/two"})
+    );
+    let refused = form(
+        "/forms/components/update",
+        vec![
+            ("original", "local-store".into()),
+            ("name", "local-store".into()),
+            ("config.path", "".into()),
+        ],
+    )
+    .await;
+    assert!(
+        refused.starts_with("/components/local-store"),
+        "a refusal returns to the component's form: {refused}"
+    );
+    assert_eq!(
+        api("/api/v1/components/local-store".into()).await.json()["config"],
+        serde_json::json!({"path": "/tmp/two"}),
+        "a refused edit changes nothing"
+    );
+    form(
+        "/forms/components/share",
+        vec![("name", "local-store".into()), ("team", "ml".into())],
+    )
+    .await;
+    assert_eq!(
+        api("/api/v1/components/local-store".into()).await.json()["team"],
+        "ml"
+    );
+
+    // A stack that uses it cannot lose it; deleting needs the box ticked.
+    let stack = call(
+        &app,
+        "POST",
+        "/api/v1/stacks",
+        Some(serde_json::json!({"name": "temp", "components": {
+            "orchestrator": "default-orchestrator", "artifact_store": "local-store"}})),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(stack.status, 201);
+    form(
+        "/forms/components/delete",
+        vec![("name", "local-store".into()), ("confirm", "yes".into())],
+    )
+    .await;
+    assert_eq!(
+        api("/api/v1/components/local-store".into()).await.status,
+        200,
+        "in use: kept"
+    );
+    form("/forms/stacks/delete", vec![("name", "temp".into())]).await;
+    assert_eq!(
+        api("/api/v1/stacks/temp".into()).await.status,
+        200,
+        "not confirmed: kept"
+    );
+    let gone = form(
+        "/forms/stacks/delete",
+        vec![("name", "temp".into()), ("confirm", "yes".into())],
+    )
+    .await;
+    assert_eq!(gone, "/stacks");
+    assert_eq!(api("/api/v1/stacks/temp".into()).await.status, 404);
+    form(
+        "/forms/components/delete",
+        vec![("name", "local-store".into()), ("confirm", "yes".into())],
+    )
+    .await;
+    assert_eq!(
+        api("/api/v1/components/local-store".into()).await.status,
+        404
+    );
+    form(
+        "/forms/secrets/delete",
+        vec![("name", "database".into()), ("confirm", "yes".into())],
+    )
+    .await;
+    assert_eq!(api("/api/v1/secrets/database".into()).await.status, 404);
+}
