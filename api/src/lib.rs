@@ -6,6 +6,8 @@ pub mod error;
 pub mod identity;
 pub mod names;
 pub mod pagination;
+pub mod pipelines;
+pub mod runs;
 pub mod secrets;
 pub mod stacks;
 pub mod system;

@@ -101,6 +101,10 @@ pub fn audit_actions() -> &'static [&'static str] {
         "secret_deleted",
         "secret_revealed",
         "secrets_rotated",
+        "pipeline_registered",
+        "pipeline_deleted",
+        "run_stack_resolved",
+        "run_stop_requested",
     ]
 }
 

@@ -37,6 +37,10 @@ pub enum AuditAction {
     SecretDeleted,
     SecretRevealed,
     SecretsRotated,
+    PipelineRegistered,
+    PipelineDeleted,
+    RunStackResolved,
+    RunStopRequested,
 }
 
 impl AuditAction {
@@ -72,6 +76,10 @@ impl AuditAction {
             AuditAction::SecretDeleted => "secret_deleted",
             AuditAction::SecretRevealed => "secret_revealed",
             AuditAction::SecretsRotated => "secrets_rotated",
+            AuditAction::PipelineRegistered => "pipeline_registered",
+            AuditAction::PipelineDeleted => "pipeline_deleted",
+            AuditAction::RunStackResolved => "run_stack_resolved",
+            AuditAction::RunStopRequested => "run_stop_requested",
         }
     }
 }

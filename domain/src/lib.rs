@@ -5,6 +5,8 @@
 pub mod audit;
 pub mod db;
 pub mod identity;
+pub mod pipelines;
+pub mod runs;
 pub mod secrets;
 pub mod stacks;
 pub mod system;

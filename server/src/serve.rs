@@ -1,6 +1,7 @@
 //! Start-up and shutdown: database (embedded or external), migrations, keyring, then the
 //! HTTP server until SIGTERM or Ctrl-C, then the embedded cluster is stopped.
 
+use weir_domain::runs::RunSettings;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -221,7 +222,11 @@ async fn serve_on(
         &site_root,
         args.bind,
         public_url,
-    );
+    )
+    .with_run_settings(RunSettings {
+        heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),
+    });
+    let reaper = tokio::spawn(reap_lost_runs(db.pool.clone(), state.runs));
     let local = listener
         .local_addr()
         .context("Failed to read the listening address")?;
@@ -257,8 +262,23 @@ async fn serve_on(
             "requests still in flight after the grace period were cut off"
         ),
     }
+    reaper.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every few seconds, fails the runs and steps whose heartbeat is lost. Every replica
+/// runs it; the updates are idempotent.
+pub async fn reap_lost_runs(pool: sqlx::PgPool, settings: RunSettings) {
+    let every = (settings.heartbeat_timeout / 4).clamp(Duration::from_millis(500), Duration::from_secs(5));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = weir_domain::runs::reap_lost(&pool, &settings).await {
+            tracing::warn!(error = %e, "the reaper could not check heartbeats");
+        }
+    }
 }
 
 async fn shutdown_signal() {

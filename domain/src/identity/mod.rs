@@ -21,6 +21,8 @@ pub enum Credential {
     Session,
     /// An API key (`Authorization: Bearer`).
     ApiKey(Uuid),
+    /// A run's token, acting for the run's author on that run only.
+    RunToken(Uuid),
 }
 
 /// An authenticated, active user acting now.

@@ -355,6 +355,35 @@ pub async fn reveal(
     })
 }
 
+/// The values of a secret a run's configuration references, opened for the run's
+/// author (who must be allowed to use it). The caller audits the access.
+pub(crate) async fn values_for_run(
+    db: &mut sqlx::PgConnection,
+    keyring: &Keyring,
+    author: &Principal,
+    name: &str,
+) -> Result<BTreeMap<String, String>> {
+    let current = row(&mut *db, author, name).await?;
+    authorize(
+        author,
+        Action::Use,
+        owned(Some(current.owner_id), current.my_role.as_deref()),
+    )?;
+    let data = data_key(keyring, &current)?;
+    let mut values = BTreeMap::new();
+    for sealed in repo::values(&mut *db, current.id).await? {
+        let value =
+            crypto::open_value(&data, current.id, &sealed.key, &sealed.sealed).map_err(|e| {
+                DomainError::Internal(anyhow::anyhow!(
+                    "the secret {} cannot be opened: {e}",
+                    current.name
+                ))
+            })?;
+        values.insert(sealed.key, value.expose_secret().to_string());
+    }
+    Ok(values)
+}
+
 /// Shares a secret with a team (its editors may then use it) or makes it private.
 pub async fn share(
     pool: &PgPool,

@@ -1015,6 +1015,36 @@ pub async fn active_stack(pool: &PgPool, actor: &Principal) -> Result<Stack> {
         .expect("BUG: one row in, one stack out"))
 }
 
+/// A stack the actor may run on, by name: (id, name). 404 when invisible, 403 when
+/// only readable.
+pub(crate) async fn usable_stack(
+    db: &mut sqlx::PgConnection,
+    actor: &Principal,
+    name: &str,
+) -> Result<(Uuid, String)> {
+    let row = stack_row(&mut *db, actor, name).await?;
+    authorize(
+        actor,
+        Action::Use,
+        owned(row.owner_id, row.my_role.as_deref()),
+    )?;
+    Ok((row.id, row.name))
+}
+
+/// The actor's active stack (the default one when they chose none): (id, name).
+pub(crate) async fn active_stack_for(
+    db: &mut sqlx::PgConnection,
+    actor: &Principal,
+) -> Result<(Uuid, String)> {
+    let id = active_id(&mut *db, actor)
+        .await?
+        .ok_or_else(|| DomainError::field("stack", "there is no default stack; name one"))?;
+    let row = repo::stack_by_id(&mut *db, actor.user_id, id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    Ok((row.id, row.name))
+}
+
 /// Makes a stack the caller may use their active stack.
 pub async fn set_active_stack(pool: &PgPool, actor: &Principal, name: &str) -> Result<Stack> {
     let mut conn = pool.acquire().await?;

@@ -2,6 +2,8 @@
 //! generated from the handlers' annotations.
 
 pub mod identity;
+pub mod pipelines;
+pub mod runs;
 pub mod secrets;
 pub mod stacks;
 pub mod system;
@@ -31,6 +33,10 @@ use crate::http::error::{api_method_not_allowed, api_not_found};
         (name = "teams", description = "Teams, members and roles, invitation links."),
         (name = "stacks", description = "Flavors, stack components, stacks, sharing and the active stack."),
         (name = "secrets", description = "The secrets vault: values are never listed; reveal is audited."),
+        (name = "pipelines", description = "Pipeline specs and their immutable snapshots."),
+        (name = "runs", description = "Runs, their steps, logs and metadata; stopping a run."),
+        (name = "run protocol", description = "What a run's driver and step runtimes call with the run token."),
+        (name = "artifacts", description = "Artifacts, versions and lineage."),
     ),
     modifiers(&SecuritySchemes),
     security(("api_key" = []), ("session" = [])),
@@ -67,6 +73,18 @@ impl utoipa::Modify for SecuritySchemes {
             ),
         );
         components.add_security_scheme(
+            "run_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A run's token from `POST /api/v1/runs`: `Authorization: Bearer wrt_…`; \
+                         valid for that run's protocol endpoints until the run ends",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 "weir_session",
@@ -98,7 +116,9 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(identity::router())
         .merge(teams::router())
         .merge(stacks::router())
-        .merge(secrets::router());
+        .merge(secrets::router())
+        .merge(pipelines::router())
+        .merge(runs::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::root_router())
         .nest("/api/v1", v1)

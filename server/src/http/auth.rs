@@ -212,3 +212,32 @@ mod tests {
         );
     }
 }
+
+/// The bearer token of a run-protocol request (`Authorization: Bearer wrt_…`); the
+/// handler checks it against the run named in its path.
+#[derive(Clone)]
+pub struct RunToken(pub String);
+
+impl std::fmt::Debug for RunToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RunToken(…)")
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RunToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| RunToken(t.trim().to_string()))
+            .ok_or_else(|| {
+                ApiError::Unauthorized(
+                    "this endpoint takes the run's token: `Authorization: Bearer wrt_…`".into(),
+                )
+            })
+    }
+}

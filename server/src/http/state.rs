@@ -9,6 +9,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;
 use tower_sessions_sqlx_store::PostgresStore;
+use weir_domain::runs::RunSettings;
 use weir_domain::secrets::Keyring;
 use weir_domain::system::RuntimeFacts;
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Master keys of the secrets vault.
     pub keyring: Arc<Keyring>,
+    /// Heartbeat timeout of runs (and the interval drivers beat at).
+    pub runs: RunSettings,
 }
 
 /// Creates the session store's table if needed. Serialized by an advisory lock so
@@ -74,7 +77,14 @@ impl AppState {
             secure_cookies: public_url.starts_with("https://"),
             public_url: Arc::from(public_url.trim_end_matches('/')),
             keyring,
+            runs: RunSettings::default(),
         }
+    }
+
+    /// The same state with other run settings (the server's configuration, tests).
+    pub fn with_run_settings(mut self, runs: RunSettings) -> Self {
+        self.runs = runs;
+        self
     }
 }
 
