@@ -4,6 +4,7 @@ mod commands;
 mod config;
 mod input;
 mod output;
+mod yaml;
 
 use std::process::ExitCode;
 
@@ -71,6 +72,18 @@ pub enum Command {
     /// Manage secrets: credentials components reference as {{secret.key}}.
     #[command(subcommand)]
     Secret(commands::secrets::SecretCommand),
+    /// Register pipelines from YAML files, browse them, and run them.
+    #[command(subcommand)]
+    Pipeline(commands::pipelines::PipelineCommand),
+    /// Browse runs, their steps, logs and metadata; stop a run.
+    #[command(subcommand)]
+    Run(commands::runs::RunCommand),
+    /// Record metadata (metrics, notes) from inside a step's command.
+    #[command(subcommand)]
+    Metadata(commands::metadata::MetadataCommand),
+    /// The step runtime the run driver starts (not for direct use).
+    #[command(subcommand, hide = true)]
+    Step(commands::steps::StepCommand),
 }
 
 #[tokio::main(flavor = "current_thread")]

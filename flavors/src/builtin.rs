@@ -85,22 +85,28 @@ pub fn builtin_flavors() -> Vec<BuiltinFlavor> {
     ]
 }
 
-fn default_parallelism() -> u32 {
-    2
-}
-
 /// Local orchestrator.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocalOrchestratorConfig {
-    /// Steps that may run at the same time.
-    #[serde(default = "default_parallelism")]
-    #[schemars(title = "Parallel steps", range(min = 1, max = 64))]
-    pub parallelism: u32,
-    /// Directory the steps run in; a fresh temporary directory per run when empty.
+    /// Steps that may run at the same time; the number of CPU cores when empty.
     #[serde(default)]
-    #[schemars(title = "Working directory")]
+    #[schemars(title = "Parallel steps", range(min = 1, max = 256))]
+    pub parallelism: Option<u32>,
+    /// Stop every other step as soon as one fails for good; when off, only the steps
+    /// that depend on the failed one are skipped.
+    #[serde(default = "yes")]
+    #[schemars(title = "Fail fast")]
+    pub fail_fast: bool,
+    /// Directory for the run's scratch files (downloaded inputs, outputs before
+    /// upload); a fresh temporary directory per run when empty.
+    #[serde(default)]
+    #[schemars(title = "Scratch directory")]
     pub working_directory: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_time_limit() -> String {
@@ -197,7 +203,7 @@ fn default_region() -> String {
 }
 
 /// S3 artifact store.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct S3ArtifactStoreConfig {
     /// Bucket name.
@@ -225,6 +231,21 @@ pub struct S3ArtifactStoreConfig {
     /// Secret access key, as a `{{secret.key}}` reference.
     #[schemars(title = "Secret access key", extend("x-weir-sensitive" = true))]
     pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for S3ArtifactStoreConfig {
+    /// The keys may hold resolved secret values: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3ArtifactStoreConfig")
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("region", &self.region)
+            .field("endpoint_url", &self.endpoint_url)
+            .field("force_path_style", &self.force_path_style)
+            .field("access_key_id", &"…")
+            .field("secret_access_key", &"…")
+            .finish()
+    }
 }
 
 /// OCI container registry.

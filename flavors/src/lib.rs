@@ -2,6 +2,8 @@
 //! the features that use them arrive, artifact stores and orchestrator launchers.
 
 pub mod builtin;
+pub mod orchestrators;
 pub mod schema;
+pub mod stores;
 
 pub use builtin::{BuiltinFlavor, builtin_flavors};

@@ -98,3 +98,51 @@ ensure_playwright() {
     (cd "$ROOT/end2end" && npm ci --silent --no-audit --no-fund)
   fi
 }
+
+# An S3-compatible server for the tests and the artifact benchmark: the one already
+# answering at 127.0.0.1:$WEIR_S3_PORT (default 9000), else moto (an in-memory emulator
+# of the S3 API, from a virtualenv under ~/.cache/weir) started in its own session and
+# left running. Creates the buckets in WEIR_S3_BUCKETS (default weir-test) and exports
+# WEIR_TEST_S3_ENDPOINT. Stop moto with: kill "$(cat ~/.cache/weir/moto-state/moto.pid)"
+MOTO_VERSION="5.2.5"
+ensure_s3() {
+  local port="${WEIR_S3_PORT:-9000}"
+  local url="http://127.0.0.1:$port"
+  local venv="$HOME/.cache/weir/moto" state="$HOME/.cache/weir/moto-state"
+  local answers='curl -s -o /dev/null --max-time 2'
+  if [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null)" != "$MOTO_VERSION" ]; then
+    command -v python3 >/dev/null || apt_install python3 python3-venv
+    python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+    log "pip install moto[server]==$MOTO_VERSION into $venv (about a minute, once)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  fi
+  if ! $answers "$url/"; then
+    mkdir -p "$state"
+    log "starting moto (in-memory S3) at $url; log in $state/moto.log"
+    setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$state/moto.log" 2>&1 </dev/null &
+    echo $! >"$state/moto.pid"
+    local waited=0
+    until $answers "$url/"; do
+      if ! kill -0 "$(cat "$state/moto.pid")" 2>/dev/null || [ "$waited" -ge 300 ]; then
+        tail -n 20 "$state/moto.log" >&2
+        die "moto did not answer at $url"
+      fi
+      sleep 0.1
+      waited=$((waited + 1))
+    done
+  fi
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 \
+    "$venv/bin/python" - "$url" "${WEIR_S3_BUCKETS:-weir-test}" <<'PY' || die "could not create the test buckets at $url"
+import sys, boto3, botocore.exceptions
+s3 = boto3.client("s3", endpoint_url=sys.argv[1])
+for bucket in sys.argv[2].replace(",", " ").split():
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except botocore.exceptions.ClientError as e:
+        if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+PY
+  export WEIR_TEST_S3_ENDPOINT="$url"
+}

@@ -4,8 +4,12 @@ pub mod api_keys;
 pub mod auth;
 pub mod components;
 pub mod flavors;
+pub mod metadata;
+pub mod pipelines;
+pub mod runs;
 pub mod secrets;
 pub mod stacks;
+pub mod steps;
 pub mod teams;
 pub mod users;
 
@@ -50,6 +54,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Component(cmd) => components::run(&cli, cmd).await.map(|()| ExitCode::SUCCESS),
         Command::Flavor(cmd) => flavors::run(&cli, cmd).await.map(|()| ExitCode::SUCCESS),
         Command::Secret(cmd) => secrets::run(&cli, cmd).await.map(|()| ExitCode::SUCCESS),
+        Command::Pipeline(cmd) => pipelines::run(&cli, cmd).await,
+        Command::Run(cmd) => runs::run(&cli, cmd).await,
+        Command::Metadata(cmd) => metadata::run(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Step(cmd) => steps::run(cmd).await,
     }
 }
 

@@ -279,8 +279,11 @@ pub(crate) async fn finish_run(
     .execute(&mut *db)
     .await?;
     sqlx::query!(
-        "update pipeline_run set status = $2, status_reason = $3, finished_at = now(),
-                token_hash = null, updated_at = now()
+        // A stop someone asked for keeps its reason ("stopped by lena").
+        "update pipeline_run set status = $2,
+                status_reason = case when status = 'stopping' and $2 = 'stopped'
+                                     then coalesce(status_reason, $3) else $3 end,
+                finished_at = now(), token_hash = null, updated_at = now()
           where id = $1",
         id,
         status,

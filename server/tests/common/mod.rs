@@ -244,3 +244,84 @@ pub async fn person(app: &Router, admin: &str, name: &str) -> (String, String) {
     let cookie = sign_in(app, name, &password).await;
     (id, create_key(app, &cookie, None).await)
 }
+
+/// A server listening on a loopback port, as the CLI reaches it, with the reaper
+/// running at `heartbeat_timeout`.
+pub struct Served {
+    pub url: String,
+    pub admin: String,
+    pub router: Router,
+    server: tokio::task::JoinHandle<()>,
+    reaper: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.reaper.abort();
+    }
+}
+
+pub async fn serve_over_tcp(pool: PgPool, heartbeat_timeout: std::time::Duration) -> Served {
+    let settings = weir_domain::runs::RunSettings { heartbeat_timeout };
+    let runtime = RuntimeFacts {
+        started_at: chrono::Utc::now(),
+        database_mode: DatabaseMode::External,
+    };
+    let sessions = weir_server::http::state::prepare_session_store(&pool)
+        .await
+        .expect("session store");
+    let artifacts = std::env::temp_dir().join(format!("weir-test-artifacts-{}", std::process::id()));
+    weir_domain::stacks::ensure_default_stack(&pool, &artifacts.display().to_string())
+        .await
+        .expect("default stack");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listen");
+    let address = listener.local_addr().expect("address");
+    let url = format!("http://{address}");
+    let router = app(AppState::new(
+        pool.clone(),
+        sessions,
+        test_keyring(),
+        runtime,
+        &std::env::temp_dir().join("weir-test-site-absent"),
+        address,
+        &url,
+    )
+    .with_run_settings(settings));
+    let served = router.clone();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            served.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    let reaper = tokio::spawn(weir_server::serve::reap_lost_runs(pool.clone(), settings));
+    let admin = admin_key(&router, &pool).await;
+    Served {
+        url,
+        admin,
+        router,
+        server,
+        reaper,
+    }
+}
+
+/// The `weir` binary of this build (built by `cargo test --workspace`, or
+/// `cargo build -p weir-cli`).
+pub fn weir_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    let weir = dir.join("weir");
+    assert!(
+        weir.exists(),
+        "{} is missing: build it with `cargo build -p weir-cli`",
+        weir.display()
+    );
+    weir
+}

@@ -1,0 +1,25 @@
+//! `weir step exec`: the step runtime of command steps, started by the run driver once
+//! per attempt (hidden: people never call it).
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use weir::runtime::{StepEnv, exec_command_step};
+
+#[derive(Debug, Subcommand)]
+pub enum StepCommand {
+    /// Run one attempt of the command step named by WEIR_STEP of the run WEIR_RUN_ID:
+    /// start it, run its command, store its outputs and report how it ended. Exit codes:
+    /// 0 done (or cached), 10 failed and reported, 1 failed without a report.
+    Exec,
+}
+
+pub async fn run(cmd: &StepCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        StepCommand::Exec => {
+            let step_env = StepEnv::from_env()?;
+            let code = exec_command_step(step_env).await;
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
+    }
+}
