@@ -507,6 +507,11 @@ impl StepExec {
             ));
         }
         vars.push((env::METADATA_FILE.to_string(), path_text(&metadata_file)));
+        // `weir metadata log` inside the command is this very binary, even when the
+        // user's PATH does not name it.
+        if let Some(path) = path_with_own_folder() {
+            vars.push(("PATH".to_string(), path));
+        }
 
         let program = resolve_program(&step.command[0], working_dir);
         let mut command = Command::new(&program);
@@ -651,7 +656,7 @@ impl StepExec {
                             last_stderr = Some(text.clone());
                         }
                         self.logs.push(&self.env, stream, text);
-                        if self.logs.pending.len() >= MAX_LOG_BATCH {
+                        if batch_len(&self.logs.pending) < self.logs.pending.len() {
                             self.flush_logs().await;
                         }
                     }
@@ -703,7 +708,7 @@ impl StepExec {
     /// stop in the answer is remembered.
     async fn flush_logs(&mut self) {
         let batch: Vec<NewLogLine> = {
-            let n = self.logs.pending.len().min(MAX_LOG_BATCH);
+            let n = batch_len(&self.logs.pending);
             self.logs.pending.drain(..n).collect()
         };
         if batch.is_empty() {
@@ -737,13 +742,14 @@ impl StepExec {
         exit_code: Option<i32>,
         fill: impl FnOnce(&mut FinishStepRequest),
     ) -> Result<(), RuntimeError> {
-        while self.logs.pending.len() > MAX_LOG_BATCH {
+        while batch_len(&self.logs.pending) < self.logs.pending.len() {
             let before = self.logs.pending.len();
             self.flush_logs().await;
             if self.logs.pending.len() >= before {
-                // The server takes no lines: keep the newest for the finish.
-                let excess = self.logs.pending.len() - MAX_LOG_BATCH;
-                self.logs.pending.drain(..excess);
+                // The server takes no lines: keep the newest that fit for the finish.
+                while batch_len(&self.logs.pending) < self.logs.pending.len() {
+                    self.logs.pending.pop_front();
+                }
                 break;
             }
         }
@@ -909,6 +915,37 @@ async fn forward_lines(
             return;
         }
     }
+}
+
+/// `PATH` with the folder of the running `weir` first.
+fn path_with_own_folder() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let folder = exe.parent()?.to_str()?.to_string();
+    let path = std::env::var("PATH").unwrap_or_default();
+    if path.split(':').any(|p| p == folder) {
+        return Some(path);
+    }
+    Some(if path.is_empty() {
+        folder
+    } else {
+        format!("{folder}:{path}")
+    })
+}
+
+/// Text per log request: well under the server's request size limit.
+const MAX_LOG_BATCH_BYTES: usize = 1 << 20;
+
+/// How many of the oldest pending lines make one request: at most
+/// [`MAX_LOG_BATCH`] lines and about [`MAX_LOG_BATCH_BYTES`] of text (at least one).
+fn batch_len(pending: &std::collections::VecDeque<NewLogLine>) -> usize {
+    let mut bytes = 0;
+    for (i, line) in pending.iter().enumerate() {
+        bytes += line.line.len() + 64;
+        if i >= MAX_LOG_BATCH || (i > 0 && bytes > MAX_LOG_BATCH_BYTES) {
+            return i;
+        }
+    }
+    pending.len()
 }
 
 /// Reads one line into `buf` without its line end, keeping at most `max` bytes of it
@@ -1105,6 +1142,28 @@ pub fn read_metadata(path: &Path, note: &mut dyn FnMut(String)) -> Map<String, V
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn log_batches_stay_small_in_lines_and_bytes() {
+        use std::collections::VecDeque;
+        let line = |text: String| NewLogLine {
+            step: None,
+            attempt: 1,
+            stream: LogStream::Stdout,
+            at: chrono::Utc::now(),
+            line: text,
+        };
+        let short: VecDeque<NewLogLine> = (0..5000).map(|i| line(i.to_string())).collect();
+        assert_eq!(batch_len(&short), MAX_LOG_BATCH);
+        let long: VecDeque<NewLogLine> = (0..200).map(|_| line("x".repeat(16 * 1024))).collect();
+        let n = batch_len(&long);
+        assert!(n > 0 && n < 200, "{n}");
+        assert!(n * 16 * 1024 <= MAX_LOG_BATCH_BYTES, "{n}");
+        let one: VecDeque<NewLogLine> = [line("y".repeat(2 << 20))].into();
+        assert_eq!(batch_len(&one), 1, "a single line always goes");
+        assert_eq!(batch_len(&VecDeque::new()), 0);
+    }
+
     use super::*;
     use std::os::unix::process::ExitStatusExt;
 

@@ -354,6 +354,8 @@ async fn the_same_code_and_inputs_hit_the_cache_and_other_code_misses(pool: PgPo
     let steps = ok(&app, "GET", &format!("/api/v1/runs/{second}/steps"), None, &admin).await;
     assert!(steps["items"][0]["cached_from"].is_string());
     assert_eq!(steps["items"][0]["outputs"][0]["version"], 1, "the cached step reuses version 1");
+    let metadata = ok(&app, "GET", &format!("/api/v1/runs/{second}/metadata"), None, &admin).await;
+    assert_eq!(metadata["items"][0]["key"], "accuracy", "a hit reports what the reused step measured");
 
     // A changed code hash misses.
     let (_, load, _) = complete_run(&app, &admin, "p", "sha256:v2").await;

@@ -559,6 +559,9 @@ pub async fn finish_step(
             for (name, version, _) in repo::outputs_of(&mut *tx, source).await? {
                 repo::link_output(&mut *tx, row.id, &name, version.id).await?;
             }
+            if req.metadata.is_empty() {
+                repo::copy_step_metadata(&mut *tx, source, caller.run_id, row.id).await?;
+            }
             cached_from = Some(source);
         }
         _ => {}

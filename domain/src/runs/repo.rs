@@ -1048,3 +1048,23 @@ pub(crate) async fn reap(
     .rows_affected();
     Ok((runs, steps))
 }
+
+/// Copies the metadata a step run logged to another (a cache hit reports what the
+/// reused run measured).
+pub(crate) async fn copy_step_metadata(
+    db: impl sqlx::PgExecutor<'_>,
+    from: Uuid,
+    run: Uuid,
+    to: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into run_metadata (run_id, step_run_id, key, value)
+         select $2, $3, key, value from run_metadata where step_run_id = $1 order by id",
+        from,
+        run,
+        to
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}

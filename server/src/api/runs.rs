@@ -2,7 +2,7 @@
 //! metadata and artifacts, stopping them; and the run protocol (run token) spoken by
 //! drivers and step runtimes: resolved stack, heartbeats, step start and finish, logs.
 
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -23,7 +23,14 @@ use crate::http::extract::{AppJson, AppQuery};
 
 type E = weir_api::ErrorResponse;
 
+/// Largest request of the run protocol: a step's finish may carry up to 1,000
+/// metadata values and a batch of log lines.
+const MAX_PROTOCOL_BODY: usize = 16 << 20;
+
 pub fn router() -> OpenApiRouter<AppState> {
+    let protocol = OpenApiRouter::new()
+        .routes(routes!(finish_step))
+        .layer(DefaultBodyLimit::max(MAX_PROTOCOL_BODY));
     OpenApiRouter::new()
         .routes(routes!(list_runs, create_run))
         .routes(routes!(get_run))
@@ -35,7 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(heartbeat))
         .routes(routes!(finish_run))
         .routes(routes!(start_step))
-        .routes(routes!(finish_step))
+        .merge(protocol)
         .routes(routes!(list_artifacts))
         .routes(routes!(list_versions))
         .routes(routes!(get_version))
