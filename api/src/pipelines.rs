@@ -301,26 +301,25 @@ impl PipelineSpec {
                     here,
                     "must give exactly one of `from`, `param` or `value`",
                 )),
-                Some(InputSource::Output {
-                    step: from,
-                    output,
-                }) => match steps.get(from).map(|i| &self.steps[*i]) {
-                    None => problems.push(FieldError::new(
-                        format!("{here}.from"),
-                        format!("step `{from}` does not exist"),
-                    )),
-                    Some(upstream) if !upstream.outputs.contains_key(output) => {
-                        problems.push(FieldError::new(
+                Some(InputSource::Output { step: from, output }) => {
+                    match steps.get(from).map(|i| &self.steps[*i]) {
+                        None => problems.push(FieldError::new(
                             format!("{here}.from"),
-                            format!("step `{from}` has no output `{output}`"),
-                        ))
+                            format!("step `{from}` does not exist"),
+                        )),
+                        Some(upstream) if !upstream.outputs.contains_key(output) => {
+                            problems.push(FieldError::new(
+                                format!("{here}.from"),
+                                format!("step `{from}` has no output `{output}`"),
+                            ))
+                        }
+                        Some(_) if from == step.name => problems.push(FieldError::new(
+                            format!("{here}.from"),
+                            format!("step `{from}` cannot read its own output"),
+                        )),
+                        Some(_) => {}
                     }
-                    Some(_) if from == step.name => problems.push(FieldError::new(
-                        format!("{here}.from"),
-                        format!("step `{from}` cannot read its own output"),
-                    )),
-                    Some(_) => {}
-                },
+                }
                 Some(InputSource::Param(param)) => {
                     if !self.parameters.contains_key(param) {
                         problems.push(FieldError::new(
@@ -373,7 +372,11 @@ impl PipelineSpec {
                 "must be a size such as 512M, 4G or 1T",
             ));
         }
-        if step.sources.iter().any(|s| s.starts_with('/') || s.contains("..")) {
+        if step
+            .sources
+            .iter()
+            .any(|s| s.starts_with('/') || s.contains(".."))
+        {
             problems.push(FieldError::new(
                 format!("{at}.sources"),
                 "globs must be relative to the pipeline's folder, without `..`",
@@ -767,7 +770,11 @@ mod tests {
             {"name": "d", "command": ["x"], "outputs": {"Out": {}}, "settings": {"retries": 99, "timeout": 0}}
         ]}));
         let problems = fields(&spec);
-        let has = |f: &str, m: &str| problems.iter().any(|(field, msg)| field == f && msg.contains(m));
+        let has = |f: &str, m: &str| {
+            problems
+                .iter()
+                .any(|(field, msg)| field == f && msg.contains(m))
+        };
         assert!(has("name", "letters"), "{problems:?}");
         assert!(has("steps[1].name", "defined twice"), "{problems:?}");
         assert!(has("steps[2].name", "lowercase"), "{problems:?}");
@@ -783,7 +790,12 @@ mod tests {
         assert!(fields(&spec).iter().any(|(f, _)| f == "steps"));
         let unknown: Result<PipelineSpec, _> =
             serde_json::from_value(json!({"name": "p", "steps": [{"name": "a", "comand": ["x"]}]}));
-        assert!(unknown.expect_err("unknown key").to_string().contains("comand"));
+        assert!(
+            unknown
+                .expect_err("unknown key")
+                .to_string()
+                .contains("comand")
+        );
     }
 
     #[test]
@@ -792,11 +804,20 @@ mod tests {
         let resolved = spec
             .resolve_parameters(json!({"epochs": 3}).as_object().expect("object"))
             .expect("valid");
-        assert_eq!(Value::Object(resolved), json!({"learning_rate": 0.1, "epochs": 3}));
-        let missing = spec.resolve_parameters(&Map::new()).expect_err("epochs missing");
+        assert_eq!(
+            Value::Object(resolved),
+            json!({"learning_rate": 0.1, "epochs": 3})
+        );
+        let missing = spec
+            .resolve_parameters(&Map::new())
+            .expect_err("epochs missing");
         assert_eq!(missing[0].field, "parameters.epochs");
         let wrong = spec
-            .resolve_parameters(json!({"epochs": "three", "other": 1}).as_object().expect("object"))
+            .resolve_parameters(
+                json!({"epochs": "three", "other": 1})
+                    .as_object()
+                    .expect("object"),
+            )
             .expect_err("wrong");
         let names: Vec<&str> = wrong.iter().map(|e| e.field.as_str()).collect();
         assert!(names.contains(&"parameters.epochs"), "{names:?}");
@@ -809,7 +830,12 @@ mod tests {
             "parameters": {"lr": {"type": "number", "pattern": "x"}, "Bad": {"type": "string"}},
             "steps": [{"name": "a", "command": ["x"]}]}));
         let problems = fields(&spec);
-        assert!(problems.iter().any(|(f, _)| f.starts_with("parameters.Bad")), "{problems:?}");
+        assert!(
+            problems
+                .iter()
+                .any(|(f, _)| f.starts_with("parameters.Bad")),
+            "{problems:?}"
+        );
     }
 
     #[test]

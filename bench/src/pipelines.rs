@@ -36,7 +36,9 @@ impl Drop for Server {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 async fn start_server(opts: &Options, database_url: &str) -> anyhow::Result<Server> {
@@ -146,7 +148,9 @@ fn ms(d: Duration) -> String {
 }
 
 /// Forwards every request to `target`, counting them by method and path shape.
-async fn counting_proxy(target: String) -> anyhow::Result<(String, Arc<Mutex<BTreeMap<String, usize>>>)> {
+async fn counting_proxy(
+    target: String,
+) -> anyhow::Result<(String, Arc<Mutex<BTreeMap<String, usize>>>)> {
     use axum::body::Body;
     use axum::extract::Request;
     use axum::response::Response;
@@ -178,7 +182,10 @@ async fn counting_proxy(target: String) -> anyhow::Result<(String, Arc<Mutex<BTr
                 .or_default() += 1;
             let uri = format!(
                 "{target}{}",
-                req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/")
+                req.uri()
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/")
             );
             let method = req.method().clone();
             let headers = req.headers().clone();
@@ -234,11 +241,25 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let mut medians = BTreeMap::new();
     for (name, n) in pipelines {
         // One warm-up run (page cache, connection pool), then the measured ones.
-        weir(&opts, &server.url, &server.key, &["pipeline", "run", name, "--wait"])?;
-        let runs = if n >= 100 { opts.runs.min(5) } else { opts.runs };
+        weir(
+            &opts,
+            &server.url,
+            &server.key,
+            &["pipeline", "run", name, "--wait"],
+        )?;
+        let runs = if n >= 100 {
+            opts.runs.min(5)
+        } else {
+            opts.runs
+        };
         let mut times = Vec::new();
         for _ in 0..runs {
-            times.push(weir(&opts, &server.url, &server.key, &["pipeline", "run", name, "--wait"])?);
+            times.push(weir(
+                &opts,
+                &server.url,
+                &server.key,
+                &["pipeline", "run", name, "--wait"],
+            )?);
         }
         let (min, max) = (
             *times.iter().min().context("runs")?,
@@ -254,7 +275,10 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         medians.insert(name, m);
     }
     let overhead = (medians["hundred"].saturating_sub(medians["one"])) / 99;
-    println!("per-step overhead (100-step chain − 1-step) / 99: {}", ms(overhead));
+    println!(
+        "per-step overhead (100-step chain − 1-step) / 99: {}",
+        ms(overhead)
+    );
 
     let (proxy, counts) = counting_proxy(server.url.clone()).await?;
     for (name, n) in pipelines {

@@ -1,9 +1,9 @@
 //! Start-up and shutdown: database (embedded or external), migrations, keyring, then the
 //! HTTP server until SIGTERM or Ctrl-C, then the embedded cluster is stopped.
 
-use weir_domain::runs::RunSettings;
 use std::str::FromStr;
 use std::time::Duration;
+use weir_domain::runs::RunSettings;
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -270,7 +270,8 @@ async fn serve_on(
 /// Every few seconds, fails the runs and steps whose heartbeat is lost. Every replica
 /// runs it; the updates are idempotent.
 pub async fn reap_lost_runs(pool: sqlx::PgPool, settings: RunSettings) {
-    let every = (settings.heartbeat_timeout / 4).clamp(Duration::from_millis(500), Duration::from_secs(5));
+    let every =
+        (settings.heartbeat_timeout / 4).clamp(Duration::from_millis(500), Duration::from_secs(5));
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

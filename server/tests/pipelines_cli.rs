@@ -98,7 +98,12 @@ async fn api(served: &Served, method: &str, uri: &str) -> Value {
 }
 
 async fn latest_run(served: &Served, pipeline: &str) -> Value {
-    let runs = api(served, "GET", &format!("/api/v1/runs?pipeline={pipeline}&limit=1")).await;
+    let runs = api(
+        served,
+        "GET",
+        &format!("/api/v1/runs?pipeline={pipeline}&limit=1"),
+    )
+    .await;
     runs["items"][0].clone()
 }
 
@@ -118,7 +123,12 @@ async fn steps(served: &Served, run: &str) -> Vec<(String, String)> {
 }
 
 /// Waits until the run's status satisfies `done`, at most `within`.
-async fn wait_for_run(served: &Served, run: &str, within: Duration, done: impl Fn(&str) -> bool) -> Value {
+async fn wait_for_run(
+    served: &Served,
+    run: &str,
+    within: Duration,
+    done: impl Fn(&str) -> bool,
+) -> Value {
     let start = Instant::now();
     loop {
         let shown = api(served, "GET", &format!("/api/v1/runs/{run}")).await;
@@ -159,7 +169,10 @@ async fn wait_for_pids(dir: &Path, n: usize) -> Vec<i32> {
         if pids.len() >= n {
             return pids;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "the steps did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the steps did not start"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -198,11 +211,22 @@ async fn the_yaml_example_runs_end_to_end_and_reuses_what_did_not_change(pool: P
     let served = serve_over_tcp(pool.clone(), Duration::from_secs(60)).await;
     let cli = Cli::new(&served);
     let (dir, file) = example_copy();
-    let out = cli.ok(&["pipeline", "register", file.to_str().expect("path")]).await;
+    let out = cli
+        .ok(&["pipeline", "register", file.to_str().expect("path")])
+        .await;
     assert!(out.contains("iris-yaml"), "{out}");
 
     let out = cli
-        .ok(&["pipeline", "run", "iris-yaml", "--param", "test_fraction=0.3", "--tag", "ci", "--wait"])
+        .ok(&[
+            "pipeline",
+            "run",
+            "iris-yaml",
+            "--param",
+            "test_fraction=0.3",
+            "--tag",
+            "ci",
+            "--wait",
+        ])
         .await;
     assert!(out.contains("completed"), "{out}");
     let run = latest_run(&served, "iris-yaml").await;
@@ -210,7 +234,12 @@ async fn the_yaml_example_runs_end_to_end_and_reuses_what_did_not_change(pool: P
     assert_eq!(run["parameters"]["test_fraction"], json!(0.3));
     assert_eq!(run["tags"], json!(["ci"]));
     let id = run["id"].as_str().expect("id").to_string();
-    assert!(steps(&served, &id).await.iter().all(|(_, s)| s == "completed"));
+    assert!(
+        steps(&served, &id)
+            .await
+            .iter()
+            .all(|(_, s)| s == "completed")
+    );
     let metadata = api(&served, "GET", &format!("/api/v1/runs/{id}/metadata")).await;
     let accuracy = metadata["items"]
         .as_array()
@@ -223,20 +252,44 @@ async fn the_yaml_example_runs_end_to_end_and_reuses_what_did_not_change(pool: P
     assert!(accuracy > 0.8, "accuracy {accuracy}");
     // The report is in the local store, with the content its hash says.
     let all = api(&served, "GET", &format!("/api/v1/runs/{id}/steps")).await;
-    let report = all["items"][3]["outputs"][0]["artifact_version_id"].as_str().expect("report").to_string();
-    let version = api(&served, "GET", &format!("/api/v1/artifact-versions/{report}")).await;
-    let path = version["uri"].as_str().expect("uri").strip_prefix("file://").expect("a local uri").to_string();
+    let report = all["items"][3]["outputs"][0]["artifact_version_id"]
+        .as_str()
+        .expect("report")
+        .to_string();
+    let version = api(
+        &served,
+        "GET",
+        &format!("/api/v1/artifact-versions/{report}"),
+    )
+    .await;
+    let path = version["uri"]
+        .as_str()
+        .expect("uri")
+        .strip_prefix("file://")
+        .expect("a local uri")
+        .to_string();
     let text = std::fs::read_to_string(&path).expect("report file");
     assert!(text.contains("accuracy"), "{text}");
     let logs = cli.ok(&["run", "logs", &id, "--step", "load"]).await;
     assert!(logs.contains("loaded 150 flowers"), "{logs}");
 
     // Same code, same inputs: every step is reused.
-    cli.ok(&["pipeline", "run", "iris-yaml", "--param", "test_fraction=0.3", "--wait"]).await;
+    cli.ok(&[
+        "pipeline",
+        "run",
+        "iris-yaml",
+        "--param",
+        "test_fraction=0.3",
+        "--wait",
+    ])
+    .await;
     let second = latest_run(&served, "iris-yaml").await;
     assert_eq!(second["status"], "completed");
     let second_steps = steps(&served, second["id"].as_str().expect("id")).await;
-    assert!(second_steps.iter().all(|(_, s)| s == "cached"), "{second_steps:?}");
+    assert!(
+        second_steps.iter().all(|(_, s)| s == "cached"),
+        "{second_steps:?}"
+    );
 
     // An edited step file misses the cache for that step; the evaluation reads a model
     // with the same content, so it is reused.
@@ -244,7 +297,15 @@ async fn the_yaml_example_runs_end_to_end_and_reuses_what_did_not_change(pool: P
     let mut code = std::fs::read_to_string(&train).expect("train.py");
     code.push_str("\n# tuned\n");
     std::fs::write(&train, code).expect("edit");
-    cli.ok(&["pipeline", "run", "iris-yaml", "--param", "test_fraction=0.3", "--wait"]).await;
+    cli.ok(&[
+        "pipeline",
+        "run",
+        "iris-yaml",
+        "--param",
+        "test_fraction=0.3",
+        "--wait",
+    ])
+    .await;
     let third = latest_run(&served, "iris-yaml").await;
     let third_steps = steps(&served, third["id"].as_str().expect("id")).await;
     assert_eq!(
@@ -283,23 +344,46 @@ steps:
 "#,
     )
     .expect("yaml");
-    cli.ok(&["pipeline", "register", file.to_str().expect("path")]).await;
+    cli.ok(&["pipeline", "register", file.to_str().expect("path")])
+        .await;
     let (code, out, err) = cli.run(&["pipeline", "run", "breaks", "--wait"]).await;
     assert_eq!(code, 1, "{out}\n{err}");
     let said = format!("{out}{err}");
     assert!(said.contains("check"), "{said}");
     let run = latest_run(&served, "breaks").await;
     assert_eq!(run["status"], "failed");
-    assert!(run["status_reason"].as_str().expect("reason").contains("check"), "{run}");
+    assert!(
+        run["status_reason"]
+            .as_str()
+            .expect("reason")
+            .contains("check"),
+        "{run}"
+    );
     let id = run["id"].as_str().expect("id");
     let all = api(&served, "GET", &format!("/api/v1/runs/{id}/steps")).await;
     let check = &all["items"][1];
     assert_eq!(check["status"], "failed");
     assert_eq!(check["exit_code"], 3);
-    assert!(check["status_reason"].as_str().expect("reason").contains("code 3"), "{check}");
+    assert!(
+        check["status_reason"]
+            .as_str()
+            .expect("reason")
+            .contains("code 3"),
+        "{check}"
+    );
     assert_eq!(all["items"][2]["status"], "skipped");
-    let logs = api(&served, "GET", &format!("/api/v1/runs/{id}/logs?step=check")).await;
-    assert!(logs["lines"].to_string().contains("bad input: column missing"), "{logs}");
+    let logs = api(
+        &served,
+        "GET",
+        &format!("/api/v1/runs/{id}/logs?step=check"),
+    )
+    .await;
+    assert!(
+        logs["lines"]
+            .to_string()
+            .contains("bad input: column missing"),
+        "{logs}"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -308,7 +392,8 @@ async fn weir_run_stop_ends_every_step_process_and_records_stopped(pool: PgPool)
     let cli = Cli::new(&served);
     let dir = tempfile::tempdir().expect("dir");
     let file = sleeper_yaml(dir.path(), "sleepers");
-    cli.ok(&["pipeline", "register", file.to_str().expect("path")]).await;
+    cli.ok(&["pipeline", "register", file.to_str().expect("path")])
+        .await;
     // Without --wait the driver goes on in the background.
     let out = cli.ok(&["pipeline", "run", "sleepers"]).await;
     assert!(out.contains("weir run logs"), "{out}");
@@ -319,10 +404,25 @@ async fn weir_run_stop_ends_every_step_process_and_records_stopped(pool: PgPool)
     let asked = Instant::now();
     cli.ok(&["run", "stop", &id]).await;
     let stopped = wait_for_run(&served, &id, Duration::from_secs(5), |s| s == "stopped").await;
-    assert!(asked.elapsed() < Duration::from_secs(5), "{:?}", asked.elapsed());
-    assert!(stopped["status_reason"].as_str().expect("reason").contains("admin"), "{stopped}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
+    assert!(
+        stopped["status_reason"]
+            .as_str()
+            .expect("reason")
+            .contains("admin"),
+        "{stopped}"
+    );
     assert_all_gone(&pids).await;
-    assert!(steps(&served, &id).await.iter().all(|(_, s)| s == "stopped"));
+    assert!(
+        steps(&served, &id)
+            .await
+            .iter()
+            .all(|(_, s)| s == "stopped")
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -331,7 +431,8 @@ async fn ctrl_c_of_the_waiting_cli_stops_the_run(pool: PgPool) {
     let cli = Cli::new(&served);
     let dir = tempfile::tempdir().expect("dir");
     let file = sleeper_yaml(dir.path(), "interrupted");
-    cli.ok(&["pipeline", "register", file.to_str().expect("path")]).await;
+    cli.ok(&["pipeline", "register", file.to_str().expect("path")])
+        .await;
     let mut child = cli
         .command(&["pipeline", "run", "interrupted", "--wait"])
         .spawn()
@@ -358,7 +459,8 @@ async fn a_killed_driver_leaves_a_failed_run_not_a_running_one(pool: PgPool) {
     let cli = Cli::new(&served);
     let dir = tempfile::tempdir().expect("dir");
     let file = sleeper_yaml(dir.path(), "orphaned");
-    cli.ok(&["pipeline", "register", file.to_str().expect("path")]).await;
+    cli.ok(&["pipeline", "register", file.to_str().expect("path")])
+        .await;
     let mut child = cli
         .command(&["pipeline", "run", "orphaned", "--wait"])
         .spawn()
@@ -390,28 +492,76 @@ async fn the_example_runs_on_an_s3_artifact_store(pool: PgPool) {
     let cli = Cli::new(&served);
     let prefix = format!("cli-test-{}", uuid::Uuid::new_v4());
     let secrets = tempfile::NamedTempFile::new().expect("file");
-    std::fs::write(secrets.path(), "access_key_id=test\nsecret_access_key=test\n").expect("write");
-    cli.ok(&["secret", "create", "moto", "--from-file", secrets.path().to_str().expect("p")]).await;
+    std::fs::write(
+        secrets.path(),
+        "access_key_id=test\nsecret_access_key=test\n",
+    )
+    .expect("write");
     cli.ok(&[
-        "component", "register", "artifact_store", "moto-s3", "--flavor", "s3",
-        "bucket=weir-test", &format!("prefix={prefix}"), &format!("endpoint_url={endpoint}"),
-        "force_path_style=true", "access_key_id={{moto.access_key_id}}",
+        "secret",
+        "create",
+        "moto",
+        "--from-file",
+        secrets.path().to_str().expect("p"),
+    ])
+    .await;
+    cli.ok(&[
+        "component",
+        "register",
+        "artifact_store",
+        "moto-s3",
+        "--flavor",
+        "s3",
+        "bucket=weir-test",
+        &format!("prefix={prefix}"),
+        &format!("endpoint_url={endpoint}"),
+        "force_path_style=true",
+        "access_key_id={{moto.access_key_id}}",
         "secret_access_key={{moto.secret_access_key}}",
     ])
     .await;
-    cli.ok(&["stack", "register", "remote", "-O", "default-orchestrator", "-a", "moto-s3"]).await;
+    cli.ok(&[
+        "stack",
+        "register",
+        "remote",
+        "-O",
+        "default-orchestrator",
+        "-a",
+        "moto-s3",
+    ])
+    .await;
     let (_dir, file) = example_copy();
-    cli.ok(&["pipeline", "register", file.to_str().expect("path")]).await;
-    cli.ok(&["pipeline", "run", "iris-yaml", "--stack", "remote", "--wait"]).await;
+    cli.ok(&["pipeline", "register", file.to_str().expect("path")])
+        .await;
+    cli.ok(&[
+        "pipeline",
+        "run",
+        "iris-yaml",
+        "--stack",
+        "remote",
+        "--wait",
+    ])
+    .await;
     let run = latest_run(&served, "iris-yaml").await;
     assert_eq!(run["status"], "completed", "{run}");
     assert_eq!(run["stack"], "remote");
     let id = run["id"].as_str().expect("id");
     let all = api(&served, "GET", &format!("/api/v1/runs/{id}/steps")).await;
-    let model = all["items"][2]["outputs"][0]["artifact_version_id"].as_str().expect("model").to_string();
-    let version = api(&served, "GET", &format!("/api/v1/artifact-versions/{model}")).await;
+    let model = all["items"][2]["outputs"][0]["artifact_version_id"]
+        .as_str()
+        .expect("model")
+        .to_string();
+    let version = api(
+        &served,
+        "GET",
+        &format!("/api/v1/artifact-versions/{model}"),
+    )
+    .await;
     let uri = version["uri"].as_str().expect("uri");
-    assert!(uri.starts_with(&format!("s3://weir-test/{prefix}/")), "{uri}");
+    assert!(
+        uri.starts_with(&format!("s3://weir-test/{prefix}/")),
+        "{uri}"
+    );
     let store = weir_flavors::stores::ArtifactStore::from_config(
         "s3",
         &json!({"bucket": "weir-test", "prefix": prefix, "endpoint_url": endpoint,
@@ -419,5 +569,8 @@ async fn the_example_runs_on_an_s3_artifact_store(pool: PgPool) {
     )
     .await
     .expect("store");
-    assert!(store.exists(uri).await.expect("exists"), "{uri} is in the bucket");
+    assert!(
+        store.exists(uri).await.expect("exists"),
+        "{uri} is in the bucket"
+    );
 }

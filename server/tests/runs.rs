@@ -94,7 +94,12 @@ async fn new_run(app: &axum::Router, key: &str, pipeline: &str, params: Value) -
 }
 
 /// Runs both steps to completion; returns the run id.
-async fn complete_run(app: &axum::Router, key: &str, pipeline: &str, code: &str) -> (String, Value, Value) {
+async fn complete_run(
+    app: &axum::Router,
+    key: &str,
+    pipeline: &str,
+    code: &str,
+) -> (String, Value, Value) {
     let (run, token) = new_run(app, key, pipeline, json!({"epochs": 2})).await;
     let load = start(app, &run, &token, "load", code).await;
     let load_finish = json!({"attempt": 1, "status": load_status(&load),
@@ -142,7 +147,10 @@ async fn specs_are_validated_naming_the_step_and_registered_once(pool: PgPool) {
         .iter()
         .map(|f| f["field"].as_str().expect("field").to_string())
         .collect();
-    assert!(fields.contains(&"spec.steps.train.inputs.data.from".to_string()), "{fields:?}");
+    assert!(
+        fields.contains(&"spec.steps.train.inputs.data.from".to_string()),
+        "{fields:?}"
+    );
 
     let mut cycle = two_steps("p");
     cycle["steps"][0]["inputs"] = json!({"m": {"from": "train.model"}});
@@ -155,8 +163,14 @@ async fn specs_are_validated_naming_the_step_and_registered_once(pool: PgPool) {
     )
     .await;
     assert_eq!(answer.status, 422, "{}", answer.text);
-    let message = answer.json()["error"]["fields"][0]["message"].as_str().expect("m").to_string();
-    assert!(message.contains("cycle") && message.contains("load") && message.contains("train"), "{message}");
+    let message = answer.json()["error"]["fields"][0]["message"]
+        .as_str()
+        .expect("m")
+        .to_string();
+    assert!(
+        message.contains("cycle") && message.contains("load") && message.contains("train"),
+        "{message}"
+    );
 
     let relative = call(
         &app,
@@ -167,7 +181,10 @@ async fn specs_are_validated_naming_the_step_and_registered_once(pool: PgPool) {
     )
     .await;
     assert_eq!(relative.status, 422);
-    assert_eq!(relative.json()["error"]["fields"][0]["field"], "entrypoint.working_dir");
+    assert_eq!(
+        relative.json()["error"]["fields"][0]["field"],
+        "entrypoint.working_dir"
+    );
 
     let first = register(&app, &admin, two_steps("p")).await;
     assert_eq!(first["created"], true);
@@ -195,7 +212,14 @@ async fn specs_are_validated_naming_the_step_and_registered_once(pool: PgPool) {
         .cloned()
         .collect();
     assert_eq!(keys, ["epochs", "rate"]);
-    let snapshots = ok(&app, "GET", "/api/v1/pipelines/p/snapshots?limit=1", None, &admin).await;
+    let snapshots = ok(
+        &app,
+        "GET",
+        "/api/v1/pipelines/p/snapshots?limit=1",
+        None,
+        &admin,
+    )
+    .await;
     assert_eq!(snapshots["items"][0]["version"], 2);
     assert!(snapshots["next_cursor"].is_string());
 }
@@ -229,8 +253,18 @@ async fn a_run_is_driven_with_its_token_and_tracked_with_lineage(pool: PgPool) {
     let (other_run, other_token) = new_run(&app, &admin, "p", json!({"epochs": 3})).await;
     // The token opens its own run only; an API key is not a run token.
     let stack_uri = format!("/api/v1/runs/{run}/stack");
-    assert_eq!(call(&app, "GET", &stack_uri, None, Some(&other_token)).await.status, 401);
-    assert_eq!(call(&app, "GET", &stack_uri, None, Some(&admin)).await.status, 401);
+    assert_eq!(
+        call(&app, "GET", &stack_uri, None, Some(&other_token))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        call(&app, "GET", &stack_uri, None, Some(&admin))
+            .await
+            .status,
+        401
+    );
     let stack = ok(&app, "GET", &stack_uri, None, &token).await;
     assert_eq!(stack["stack"], "default");
     assert_eq!(stack["steps"].as_array().expect("steps").len(), 2);
@@ -269,7 +303,10 @@ async fn a_run_is_driven_with_its_token_and_tracked_with_lineage(pool: PgPool) {
     )
     .await;
     assert_eq!(missing.status, 422);
-    assert_eq!(missing.json()["error"]["fields"][0]["field"], "outputs.data");
+    assert_eq!(
+        missing.json()["error"]["fields"][0]["field"],
+        "outputs.data"
+    );
     let logs = ok(
         &app,
         "POST",
@@ -279,25 +316,54 @@ async fn a_run_is_driven_with_its_token_and_tracked_with_lineage(pool: PgPool) {
     )
     .await;
     assert_eq!(logs["stop"], false);
-    finish(&app, &run, &token, "load", json!({"attempt": 1, "status": "completed",
+    finish(
+        &app,
+        &run,
+        &token,
+        "load",
+        json!({"attempt": 1, "status": "completed",
         "outputs": {"data": output("file:///a/data", "sha256:d1")},
-        "logs": [{"stream": "stderr", "at": "2026-12-02T10:00:01Z", "line": "loaded 150 rows"}]})).await;
+        "logs": [{"stream": "stderr", "at": "2026-12-02T10:00:01Z", "line": "loaded 150 rows"}]}),
+    )
+    .await;
 
     let train = start(&app, &run, &token, "train", "sha256:c").await;
     assert_eq!(train["inputs"]["data"]["uri"], "file:///a/data");
     assert_eq!(train["inputs"]["data"]["artifact"], "p.load.data");
     assert_eq!(train["parameters"], json!({"epochs": 2, "k": 3}));
-    let done = finish(&app, &run, &token, "train", json!({"attempt": 1, "status": "completed",
+    let done = finish(
+        &app,
+        &run,
+        &token,
+        "train",
+        json!({"attempt": 1, "status": "completed",
         "outputs": {"model": output("file:///a/model", "sha256:m1")},
-        "metadata": {"accuracy": 0.93, "classes": ["a", "b"]}})).await;
+        "metadata": {"accuracy": 0.93, "classes": ["a", "b"]}}),
+    )
+    .await;
     assert_eq!(done["run_status"], "completed");
 
     // The run ended: its token is revoked; the other run goes on.
     assert_eq!(
-        call(&app, "POST", &format!("/api/v1/runs/{run}/heartbeat"), Some(json!({})), Some(&token)).await.status,
+        call(
+            &app,
+            "POST",
+            &format!("/api/v1/runs/{run}/heartbeat"),
+            Some(json!({})),
+            Some(&token)
+        )
+        .await
+        .status,
         401
     );
-    let beat = ok(&app, "POST", &format!("/api/v1/runs/{other_run}/heartbeat"), Some(json!({})), &other_token).await;
+    let beat = ok(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{other_run}/heartbeat"),
+        Some(json!({})),
+        &other_token,
+    )
+    .await;
     assert_eq!(beat["stop"], false);
 
     let shown = ok(&app, "GET", &format!("/api/v1/runs/{run}"), None, &admin).await;
@@ -305,33 +371,110 @@ async fn a_run_is_driven_with_its_token_and_tracked_with_lineage(pool: PgPool) {
     assert_eq!(shown["step_counts"]["completed"], 2);
     assert_eq!(shown["tags"], json!(["nightly"]));
     assert_eq!(shown["parameters"], json!({"epochs": 2, "rate": 0.5}));
-    let by_name = ok(&app, "GET", &format!("/api/v1/runs/{}", shown["name"].as_str().expect("name")), None, &admin).await;
+    let by_name = ok(
+        &app,
+        "GET",
+        &format!("/api/v1/runs/{}", shown["name"].as_str().expect("name")),
+        None,
+        &admin,
+    )
+    .await;
     assert_eq!(by_name["id"], shown["id"]);
-    let steps = ok(&app, "GET", &format!("/api/v1/runs/{run}/steps"), None, &admin).await;
-    let names: Vec<&str> = steps["items"].as_array().expect("items").iter().map(|s| s["name"].as_str().expect("n")).collect();
+    let steps = ok(
+        &app,
+        "GET",
+        &format!("/api/v1/runs/{run}/steps"),
+        None,
+        &admin,
+    )
+    .await;
+    let names: Vec<&str> = steps["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|s| s["name"].as_str().expect("n"))
+        .collect();
     assert_eq!(names, ["load", "train"]);
     assert_eq!(steps["items"][1]["inputs"][0]["artifact"], "p.load.data");
     assert_eq!(steps["items"][1]["upstream"], json!(["load"]));
-    let log = ok(&app, "GET", &format!("/api/v1/runs/{run}/logs?step=load"), None, &admin).await;
-    let lines: Vec<&str> = log["lines"].as_array().expect("lines").iter().map(|l| l["line"].as_str().expect("l")).collect();
+    let log = ok(
+        &app,
+        "GET",
+        &format!("/api/v1/runs/{run}/logs?step=load"),
+        None,
+        &admin,
+    )
+    .await;
+    let lines: Vec<&str> = log["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|l| l["line"].as_str().expect("l"))
+        .collect();
     assert_eq!(lines, ["loading", "loaded 150 rows"]);
     assert_eq!(log["finished"], true);
-    let after = ok(&app, "GET", &format!("/api/v1/runs/{run}/logs?step=load&cursor={}", log["next_cursor"].as_str().expect("c")), None, &admin).await;
+    let after = ok(
+        &app,
+        "GET",
+        &format!(
+            "/api/v1/runs/{run}/logs?step=load&cursor={}",
+            log["next_cursor"].as_str().expect("c")
+        ),
+        None,
+        &admin,
+    )
+    .await;
     assert!(after["lines"].as_array().expect("lines").is_empty());
-    let metadata = ok(&app, "GET", &format!("/api/v1/runs/{run}/metadata"), None, &admin).await;
+    let metadata = ok(
+        &app,
+        "GET",
+        &format!("/api/v1/runs/{run}/metadata"),
+        None,
+        &admin,
+    )
+    .await;
     assert_eq!(metadata["items"][0]["key"], "accuracy");
     assert_eq!(metadata["items"][0]["step"], "train");
 
     let data = &steps["items"][0]["outputs"][0];
-    let detail = ok(&app, "GET", &format!("/api/v1/artifact-versions/{}", data["artifact_version_id"].as_str().expect("id")), None, &admin).await;
+    let detail = ok(
+        &app,
+        "GET",
+        &format!(
+            "/api/v1/artifact-versions/{}",
+            data["artifact_version_id"].as_str().expect("id")
+        ),
+        None,
+        &admin,
+    )
+    .await;
     assert_eq!(detail["producer"]["step"], "load");
     assert_eq!(detail["consumers"][0]["step"], "train");
     let artifacts = ok(&app, "GET", "/api/v1/artifacts?pipeline=p", None, &admin).await;
-    let names: Vec<&str> = artifacts["items"].as_array().expect("items").iter().map(|a| a["name"].as_str().expect("n")).collect();
+    let names: Vec<&str> = artifacts["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|a| a["name"].as_str().expect("n"))
+        .collect();
     assert_eq!(names, ["p.load.data", "p.train.model"]);
-    let runs = ok(&app, "GET", "/api/v1/runs?pipeline=p&status=completed", None, &admin).await;
+    let runs = ok(
+        &app,
+        "GET",
+        "/api/v1/runs?pipeline=p&status=completed",
+        None,
+        &admin,
+    )
+    .await;
     assert_eq!(runs["items"].as_array().expect("items").len(), 1);
-    let tagged = ok(&app, "GET", "/api/v1/runs?tag=nightly&limit=1", None, &admin).await;
+    let tagged = ok(
+        &app,
+        "GET",
+        "/api/v1/runs?tag=nightly&limit=1",
+        None,
+        &admin,
+    )
+    .await;
     assert_eq!(tagged["items"].as_array().expect("items").len(), 1);
     assert!(tagged["next_cursor"].is_string(), "two runs carry the tag");
     let bad_status = call(&app, "GET", "/api/v1/runs?status=done", None, Some(&admin)).await;
@@ -351,11 +494,31 @@ async fn the_same_code_and_inputs_hit_the_cache_and_other_code_misses(pool: PgPo
     assert!(!train["cache_hit"].is_null());
     let shown = ok(&app, "GET", &format!("/api/v1/runs/{second}"), None, &admin).await;
     assert_eq!(shown["step_counts"]["cached"], 2);
-    let steps = ok(&app, "GET", &format!("/api/v1/runs/{second}/steps"), None, &admin).await;
+    let steps = ok(
+        &app,
+        "GET",
+        &format!("/api/v1/runs/{second}/steps"),
+        None,
+        &admin,
+    )
+    .await;
     assert!(steps["items"][0]["cached_from"].is_string());
-    assert_eq!(steps["items"][0]["outputs"][0]["version"], 1, "the cached step reuses version 1");
-    let metadata = ok(&app, "GET", &format!("/api/v1/runs/{second}/metadata"), None, &admin).await;
-    assert_eq!(metadata["items"][0]["key"], "accuracy", "a hit reports what the reused step measured");
+    assert_eq!(
+        steps["items"][0]["outputs"][0]["version"], 1,
+        "the cached step reuses version 1"
+    );
+    let metadata = ok(
+        &app,
+        "GET",
+        &format!("/api/v1/runs/{second}/metadata"),
+        None,
+        &admin,
+    )
+    .await;
+    assert_eq!(
+        metadata["items"][0]["key"], "accuracy",
+        "a hit reports what the reused step measured"
+    );
 
     // A changed code hash misses.
     let (_, load, _) = complete_run(&app, &admin, "p", "sha256:v2").await;
@@ -366,11 +529,21 @@ async fn the_same_code_and_inputs_hit_the_cache_and_other_code_misses(pool: PgPo
     let hit = start(&app, &run, &token, "load", "sha256:v1").await;
     let gone = hit["cache_hit"]["outputs"]["data"]["id"].clone();
     assert!(gone.is_string(), "{hit}");
-    finish(&app, &run, &token, "load", json!({"attempt": 1, "status": "completed",
-        "outputs": {"data": output("file:///a/new", "sha256:d1")}, "missing_artifacts": [gone]})).await;
+    finish(
+        &app,
+        &run,
+        &token,
+        "load",
+        json!({"attempt": 1, "status": "completed",
+        "outputs": {"data": output("file:///a/new", "sha256:d1")}, "missing_artifacts": [gone]}),
+    )
+    .await;
     let (other, other_token) = new_run(&app, &admin, "p", json!({"epochs": 2})).await;
     let hit = start(&app, &other, &other_token, "load", "sha256:v1").await;
-    assert_eq!(hit["cache_hit"]["outputs"]["data"]["uri"], "file:///a/new", "{hit}");
+    assert_eq!(
+        hit["cache_hit"]["outputs"]["data"]["uri"], "file:///a/new",
+        "{hit}"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -380,34 +553,91 @@ async fn a_stop_request_reaches_the_driver_and_the_run_ends_stopped(pool: PgPool
     register(&app, &admin, two_steps("p")).await;
     let (run, token) = new_run(&app, &admin, "p", json!({"epochs": 1})).await;
     start(&app, &run, &token, "load", "sha256:c").await;
-    let stopping = ok(&app, "POST", &format!("/api/v1/runs/{run}/stop"), None, &admin).await;
+    let stopping = ok(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{run}/stop"),
+        None,
+        &admin,
+    )
+    .await;
     assert_eq!(stopping["status"], "stopping");
     assert_eq!(stopping["status_reason"], "stopped by admin");
-    let beat = ok(&app, "POST", &format!("/api/v1/runs/{run}/heartbeat"), Some(json!({})), &token).await;
+    let beat = ok(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{run}/heartbeat"),
+        Some(json!({})),
+        &token,
+    )
+    .await;
     assert_eq!(beat, json!({"status": "stopping", "stop": true}));
-    let ended = ok(&app, "POST", &format!("/api/v1/runs/{run}/finish"),
-        Some(json!({"status": "stopped", "reason": "stopped by admin"})), &token).await;
+    let ended = ok(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{run}/finish"),
+        Some(json!({"status": "stopped", "reason": "stopped by admin"})),
+        &token,
+    )
+    .await;
     assert_eq!(ended["status"], "stopped");
-    let steps = ok(&app, "GET", &format!("/api/v1/runs/{run}/steps"), None, &admin).await;
+    let steps = ok(
+        &app,
+        "GET",
+        &format!("/api/v1/runs/{run}/steps"),
+        None,
+        &admin,
+    )
+    .await;
     assert_eq!(steps["items"][0]["status"], "stopped");
     assert_eq!(steps["items"][1]["status"], "skipped");
     // Stopping a finished run changes nothing.
-    let again = ok(&app, "POST", &format!("/api/v1/runs/{run}/stop"), None, &admin).await;
+    let again = ok(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{run}/stop"),
+        None,
+        &admin,
+    )
+    .await;
     assert_eq!(again["status"], "stopped");
 
     // A failed run names its first failure and the steps it skipped.
     let (run, token) = new_run(&app, &admin, "p", json!({"epochs": 1})).await;
     start(&app, &run, &token, "load", "sha256:c").await;
-    finish(&app, &run, &token, "load", json!({"attempt": 1, "status": "failed",
-        "reason": "exited with code 3: boom", "exit_code": 3})).await;
-    ok(&app, "POST", &format!("/api/v1/runs/{run}/finish"),
+    finish(
+        &app,
+        &run,
+        &token,
+        "load",
+        json!({"attempt": 1, "status": "failed",
+        "reason": "exited with code 3: boom", "exit_code": 3}),
+    )
+    .await;
+    ok(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{run}/finish"),
         Some(json!({"status": "failed", "reason": "step `load` failed",
-                    "skipped": [{"step": "train", "reason": "upstream step load failed"}]})), &token).await;
-    let steps = ok(&app, "GET", &format!("/api/v1/runs/{run}/steps"), None, &admin).await;
+                    "skipped": [{"step": "train", "reason": "upstream step load failed"}]})),
+        &token,
+    )
+    .await;
+    let steps = ok(
+        &app,
+        "GET",
+        &format!("/api/v1/runs/{run}/steps"),
+        None,
+        &admin,
+    )
+    .await;
     assert_eq!(steps["items"][0]["status"], "failed");
     assert_eq!(steps["items"][0]["exit_code"], 3);
     assert_eq!(steps["items"][1]["status"], "skipped");
-    assert_eq!(steps["items"][1]["status_reason"], "upstream step load failed");
+    assert_eq!(
+        steps["items"][1]["status_reason"],
+        "upstream step load failed"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -422,19 +652,46 @@ async fn runs_without_heartbeat_are_failed_by_the_reaper(pool: PgPool) {
         heartbeat_timeout: Duration::from_secs(2),
     };
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    ok(&app, "POST", &format!("/api/v1/runs/{alive}/heartbeat"), Some(json!({})), &alive_token).await;
-    let (runs, steps) = weir_domain::runs::reap_lost(&pool, &settings).await.expect("reap");
+    ok(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{alive}/heartbeat"),
+        Some(json!({})),
+        &alive_token,
+    )
+    .await;
+    let (runs, steps) = weir_domain::runs::reap_lost(&pool, &settings)
+        .await
+        .expect("reap");
     assert_eq!(runs, 1);
     assert_eq!(steps, 2, "the running step failed, the other skipped");
     let shown = ok(&app, "GET", &format!("/api/v1/runs/{lost}"), None, &admin).await;
     assert_eq!(shown["status"], "failed");
     assert_eq!(shown["status_reason"], "heartbeat lost");
-    let steps = ok(&app, "GET", &format!("/api/v1/runs/{lost}/steps"), None, &admin).await;
+    let steps = ok(
+        &app,
+        "GET",
+        &format!("/api/v1/runs/{lost}/steps"),
+        None,
+        &admin,
+    )
+    .await;
     assert_eq!(steps["items"][0]["status_reason"], "heartbeat lost");
-    assert_eq!(ok(&app, "GET", &format!("/api/v1/runs/{alive}"), None, &admin).await["status"], "initializing");
+    assert_eq!(
+        ok(&app, "GET", &format!("/api/v1/runs/{alive}"), None, &admin).await["status"],
+        "initializing"
+    );
     // A late report from the lost run's driver is refused: its token died with it.
     assert_eq!(
-        call(&app, "POST", &format!("/api/v1/runs/{lost}/heartbeat"), Some(json!({})), Some(&lost_token)).await.status,
+        call(
+            &app,
+            "POST",
+            &format!("/api/v1/runs/{lost}/heartbeat"),
+            Some(json!({})),
+            Some(&lost_token)
+        )
+        .await
+        .status,
         401
     );
 }
@@ -447,45 +704,176 @@ async fn runs_follow_their_pipelines_team_and_roles(pool: PgPool) {
     let (_, editor) = person(&app, &admin, "eddie").await;
     let (_, viewer) = person(&app, &admin, "vera").await;
     let (_, outsider) = person(&app, &admin, "otto").await;
-    let team = ok(&app, "POST", "/api/v1/teams", Some(json!({"name": "ml"})), &lead).await;
+    let team = ok(
+        &app,
+        "POST",
+        "/api/v1/teams",
+        Some(json!({"name": "ml"})),
+        &lead,
+    )
+    .await;
     let team = team["id"].as_str().expect("id").to_string();
     for (who, role) in [("eddie", "editor"), ("vera", "viewer")] {
-        ok(&app, "POST", &format!("/api/v1/teams/{team}/members"), Some(json!({"user": who, "role": role})), &lead).await;
+        ok(
+            &app,
+            "POST",
+            &format!("/api/v1/teams/{team}/members"),
+            Some(json!({"user": who, "role": role})),
+            &lead,
+        )
+        .await;
     }
     // A viewer cannot put a pipeline into the team; an editor can.
-    let refused = call(&app, "POST", "/api/v1/pipelines",
-        Some(json!({"spec": two_steps("shared"), "entrypoint": {"working_dir": "/p"}, "team": "ml"})), Some(&viewer)).await;
+    let refused = call(
+        &app,
+        "POST",
+        "/api/v1/pipelines",
+        Some(
+            json!({"spec": two_steps("shared"), "entrypoint": {"working_dir": "/p"}, "team": "ml"}),
+        ),
+        Some(&viewer),
+    )
+    .await;
     assert_eq!(refused.status, 403, "{}", refused.text);
-    let created = ok(&app, "POST", "/api/v1/pipelines",
-        Some(json!({"spec": two_steps("shared"), "entrypoint": {"working_dir": "/p"}, "team": "ml"})), &editor).await;
+    let created = ok(
+        &app,
+        "POST",
+        "/api/v1/pipelines",
+        Some(
+            json!({"spec": two_steps("shared"), "entrypoint": {"working_dir": "/p"}, "team": "ml"}),
+        ),
+        &editor,
+    )
+    .await;
     assert_eq!(created["pipeline"]["team"], "ml");
     // The name is taken server-wide, even for someone who cannot see it.
-    let taken = call(&app, "POST", "/api/v1/pipelines",
-        Some(json!({"spec": two_steps("shared"), "entrypoint": {"working_dir": "/q"}})), Some(&outsider)).await;
+    let taken = call(
+        &app,
+        "POST",
+        "/api/v1/pipelines",
+        Some(json!({"spec": two_steps("shared"), "entrypoint": {"working_dir": "/q"}})),
+        Some(&outsider),
+    )
+    .await;
     assert_eq!(taken.status, 409);
 
     let (run, _) = new_run(&app, &lead, "shared", json!({"epochs": 1})).await;
     let shown = ok(&app, "GET", &format!("/api/v1/runs/{run}"), None, &viewer).await;
     assert_eq!(shown["team"], "ml");
     assert_eq!(shown["author"], "lena");
-    let viewer_run = call(&app, "POST", "/api/v1/runs", Some(json!({"pipeline": "shared", "parameters": {"epochs": 1}})), Some(&viewer)).await;
+    let viewer_run = call(
+        &app,
+        "POST",
+        "/api/v1/runs",
+        Some(json!({"pipeline": "shared", "parameters": {"epochs": 1}})),
+        Some(&viewer),
+    )
+    .await;
     assert_eq!(viewer_run.status, 403);
-    let outsider_run = call(&app, "POST", "/api/v1/runs", Some(json!({"pipeline": "shared", "parameters": {"epochs": 1}})), Some(&outsider)).await;
-    assert_eq!(outsider_run.status, 422, "an invisible pipeline is unknown: {}", outsider_run.text);
-    assert_eq!(call(&app, "GET", &format!("/api/v1/runs/{run}"), None, Some(&outsider)).await.status, 404);
-    assert_eq!(call(&app, "GET", &format!("/api/v1/runs/{run}/logs"), None, Some(&outsider)).await.status, 404);
+    let outsider_run = call(
+        &app,
+        "POST",
+        "/api/v1/runs",
+        Some(json!({"pipeline": "shared", "parameters": {"epochs": 1}})),
+        Some(&outsider),
+    )
+    .await;
+    assert_eq!(
+        outsider_run.status, 422,
+        "an invisible pipeline is unknown: {}",
+        outsider_run.text
+    );
+    assert_eq!(
+        call(
+            &app,
+            "GET",
+            &format!("/api/v1/runs/{run}"),
+            None,
+            Some(&outsider)
+        )
+        .await
+        .status,
+        404
+    );
+    assert_eq!(
+        call(
+            &app,
+            "GET",
+            &format!("/api/v1/runs/{run}/logs"),
+            None,
+            Some(&outsider)
+        )
+        .await
+        .status,
+        404
+    );
     let listed = ok(&app, "GET", "/api/v1/runs", None, &outsider).await;
     assert!(listed["items"].as_array().expect("items").is_empty());
-    assert_eq!(call(&app, "POST", &format!("/api/v1/runs/{run}/stop"), None, Some(&viewer)).await.status, 403);
-    assert_eq!(call(&app, "POST", &format!("/api/v1/runs/{run}/stop"), None, Some(&outsider)).await.status, 404);
-    ok(&app, "POST", &format!("/api/v1/runs/{run}/stop"), None, &editor).await;
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            &format!("/api/v1/runs/{run}/stop"),
+            None,
+            Some(&viewer)
+        )
+        .await
+        .status,
+        403
+    );
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            &format!("/api/v1/runs/{run}/stop"),
+            None,
+            Some(&outsider)
+        )
+        .await
+        .status,
+        404
+    );
+    ok(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{run}/stop"),
+        None,
+        &editor,
+    )
+    .await;
 
     // Unsharing hides the pipeline, never the team's history.
-    ok(&app, "POST", "/api/v1/pipelines/shared/share", Some(json!({"team": null})), &editor).await;
-    assert_eq!(call(&app, "GET", "/api/v1/pipelines/shared", None, Some(&viewer)).await.status, 404);
-    assert_eq!(ok(&app, "GET", &format!("/api/v1/runs/{run}"), None, &viewer).await["team"], "ml");
+    ok(
+        &app,
+        "POST",
+        "/api/v1/pipelines/shared/share",
+        Some(json!({"team": null})),
+        &editor,
+    )
+    .await;
+    assert_eq!(
+        call(&app, "GET", "/api/v1/pipelines/shared", None, Some(&viewer))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        ok(&app, "GET", &format!("/api/v1/runs/{run}"), None, &viewer).await["team"],
+        "ml"
+    );
     // A pipeline with runs is not deleted.
-    assert_eq!(call(&app, "DELETE", "/api/v1/pipelines/shared", None, Some(&editor)).await.status, 409);
+    assert_eq!(
+        call(
+            &app,
+            "DELETE",
+            "/api/v1/pipelines/shared",
+            None,
+            Some(&editor)
+        )
+        .await
+        .status,
+        409
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -496,30 +884,64 @@ async fn the_resolved_stack_carries_secret_values_and_is_audited(pool: PgPool) {
         Some(json!({"name": "aws", "values": {"access_key_id": "AKIARUN", "secret_access_key": "run-secret-value"}})), &admin).await;
     ok(&app, "POST", "/api/v1/components", Some(json!({"name": "s3", "component_type": "artifact_store", "flavor": "s3",
         "config": {"bucket": "models", "access_key_id": "{{aws.access_key_id}}", "secret_access_key": "{{aws.secret_access_key}}"}})), &admin).await;
-    ok(&app, "POST", "/api/v1/stacks", Some(json!({"name": "remote",
-        "components": {"orchestrator": "default-orchestrator", "artifact_store": "s3"}})), &admin).await;
+    ok(
+        &app,
+        "POST",
+        "/api/v1/stacks",
+        Some(json!({"name": "remote",
+        "components": {"orchestrator": "default-orchestrator", "artifact_store": "s3"}})),
+        &admin,
+    )
+    .await;
     register(&app, &admin, two_steps("p")).await;
-    let created = ok(&app, "POST", "/api/v1/runs",
-        Some(json!({"pipeline": "p", "parameters": {"epochs": 1}, "stack": "remote"})), &admin).await;
+    let created = ok(
+        &app,
+        "POST",
+        "/api/v1/runs",
+        Some(json!({"pipeline": "p", "parameters": {"epochs": 1}, "stack": "remote"})),
+        &admin,
+    )
+    .await;
     assert_eq!(created["run"]["stack"], "remote");
     assert_eq!(created["run"]["status"], "initializing");
     assert!(created["heartbeat_interval_ms"].as_u64().expect("interval") <= 2000);
     let run = created["run"]["id"].as_str().expect("id");
     let token = created["token"].as_str().expect("token");
     assert!(token.starts_with("wrt_"));
-    let stack = ok(&app, "GET", &format!("/api/v1/runs/{run}/stack"), None, token).await;
-    let store = stack["components"].as_array().expect("c").iter()
-        .find(|c| c["component_type"] == "artifact_store").expect("store").clone();
+    let stack = ok(
+        &app,
+        "GET",
+        &format!("/api/v1/runs/{run}/stack"),
+        None,
+        token,
+    )
+    .await;
+    let store = stack["components"]
+        .as_array()
+        .expect("c")
+        .iter()
+        .find(|c| c["component_type"] == "artifact_store")
+        .expect("store")
+        .clone();
     assert_eq!(store["config"]["secret_access_key"], "run-secret-value");
-    assert_eq!(ok(&app, "GET", &format!("/api/v1/runs/{run}"), None, &admin).await["status"], "running");
+    assert_eq!(
+        ok(&app, "GET", &format!("/api/v1/runs/{run}"), None, &admin).await["status"],
+        "running"
+    );
     let audited: (String, Value) = sqlx::query_as(
-        "select target_name, detail from audit_event where action = 'run_stack_resolved'")
-        .fetch_one(&pool).await.expect("audit");
+        "select target_name, detail from audit_event where action = 'run_stack_resolved'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("audit");
     assert_eq!(audited.1["secrets"], json!(["aws"]));
     // Nothing the run stored holds the value.
     let leaked: bool = sqlx::query_scalar(
         "select exists (select 1 from pipeline_run r where r::text like '%run-secret-value%')
-             or exists (select 1 from audit_event a where a::text like '%run-secret-value%')")
-        .fetch_one(&pool).await.expect("scan");
+             or exists (select 1 from audit_event a where a::text like '%run-secret-value%')",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("scan");
     assert!(!leaked);
 }

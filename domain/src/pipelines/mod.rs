@@ -80,16 +80,19 @@ fn check_entrypoint(entrypoint: &Entrypoint) -> Result<()> {
         ("entrypoint.working_dir", &entrypoint.working_dir),
         ("entrypoint.binary", &entrypoint.binary),
     ] {
-        if let Some(path) = value {
-            if !absolute(path) || path.len() > 4096 || path.contains('\0') {
-                problems.push(FieldError::new(field, "must be an absolute path"));
-            }
+        if let Some(path) = value
+            && (!absolute(path) || path.len() > 4096 || path.contains('\0'))
+        {
+            problems.push(FieldError::new(field, "must be an absolute path"));
         }
     }
     if let Some(image) = &entrypoint.image
         && (image.trim().is_empty() || image.len() > 1024 || image.chars().any(char::is_control))
     {
-        problems.push(FieldError::new("entrypoint.image", "must be an image reference"));
+        problems.push(FieldError::new(
+            "entrypoint.image",
+            "must be an image reference",
+        ));
     }
     if problems.is_empty() {
         Ok(())

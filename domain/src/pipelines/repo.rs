@@ -106,7 +106,7 @@ pub(crate) async fn insert_pipeline(
     owner: Uuid,
     team: Option<Uuid>,
 ) -> sqlx::Result<Option<Uuid>> {
-    Ok(sqlx::query_scalar!(
+    sqlx::query_scalar!(
         "insert into pipeline (id, name, description, owner_id, team_id)
          values ($1, $2, $3, $4, $5)
          on conflict do nothing
@@ -118,7 +118,7 @@ pub(crate) async fn insert_pipeline(
         team
     )
     .fetch_optional(db)
-    .await?)
+    .await
 }
 
 pub(crate) async fn lock_pipeline(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
@@ -144,12 +144,12 @@ pub(crate) async fn set_team(
 }
 
 pub(crate) async fn has_runs(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
-    Ok(sqlx::query_scalar!(
+    sqlx::query_scalar!(
         r#"select exists (select 1 from pipeline_run where pipeline_id = $1) as "e!""#,
         id
     )
     .fetch_one(db)
-    .await?)
+    .await
 }
 
 pub(crate) async fn delete(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {

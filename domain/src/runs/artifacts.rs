@@ -31,12 +31,19 @@ pub async fn list(
 ) -> Result<Page<Artifact>> {
     let limit = query.limit()?;
     let after: Option<String> = query.cursor()?;
-    let pipeline = match filter.pipeline.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+    let pipeline = match filter
+        .pipeline
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         None => None,
         Some(name) => match pipelines::visible_pipeline(pool, actor, name).await {
             Ok(row) => Some(row.id),
             Err(DomainError::NotFound) => {
-                return Ok(Page::from_rows(vec![], limit, |a: &Artifact| a.name.clone()));
+                return Ok(Page::from_rows(vec![], limit, |a: &Artifact| {
+                    a.name.clone()
+                }));
             }
             Err(e) => return Err(e),
         },
@@ -99,7 +106,10 @@ pub async fn version(pool: &PgPool, actor: &Principal, id: Uuid) -> Result<Artif
         })
         .collect();
     let metadata = match producer {
-        Some(step) => repo::version_metadata(pool, step).await?.into_iter().collect(),
+        Some(step) => repo::version_metadata(pool, step)
+            .await?
+            .into_iter()
+            .collect(),
         None => Default::default(),
     };
     Ok(ArtifactVersionDetail {

@@ -20,9 +20,8 @@ use weir_api::names::check_display_name;
 use weir_api::pagination::{Page, PageQuery};
 use weir_api::pipelines::PipelineSpec;
 use weir_api::runs::{
-    ArtifactLink, ArtifactVersion, CreateRunRequest, CreateRunResponse, ExecutionStatus,
-    LogLine, LogPage, LogQuery, LogStream, MetadataEntry, Run, RunFilter, RunTrigger, StepRef,
-    StepRun,
+    ArtifactLink, ArtifactVersion, CreateRunRequest, CreateRunResponse, ExecutionStatus, LogLine,
+    LogPage, LogQuery, LogStream, MetadataEntry, Run, RunFilter, RunTrigger, StepRef, StepRun,
 };
 
 use self::repo::{RunRow, StepRow, VersionRow};
@@ -242,9 +241,10 @@ pub async fn create_run(
             ));
         }
     };
-    let pipeline = pipelines::repo::pipeline_by_id(&mut *tx, actor.user_id, snapshot_row.pipeline_id)
-        .await?
-        .ok_or(DomainError::NotFound)?;
+    let pipeline =
+        pipelines::repo::pipeline_by_id(&mut *tx, actor.user_id, snapshot_row.pipeline_id)
+            .await?
+            .ok_or(DomainError::NotFound)?;
     let resource = pipelines::resource(&pipeline);
     authorize(actor, Action::Read, resource)
         .map_err(|_| DomainError::field("snapshot_id", "no such snapshot"))?;
@@ -277,14 +277,18 @@ pub async fn create_run(
         }
         None => generated_name(&pipeline.name),
     };
-    let stack = match req.stack.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let stack = match req
+        .stack
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         Some(stack) => crate::stacks::usable_stack(&mut tx, actor, stack)
             .await
             .map_err(|e| match e {
-                DomainError::NotFound | DomainError::Forbidden(_) => DomainError::field(
-                    "stack",
-                    format!("no stack named {stack} that you may use"),
-                ),
+                DomainError::NotFound | DomainError::Forbidden(_) => {
+                    DomainError::field("stack", format!("no stack named {stack} that you may use"))
+                }
                 other => other,
             }),
         None => crate::stacks::active_stack_for(&mut tx, actor).await,
@@ -371,7 +375,12 @@ pub async fn list_runs(
 ) -> Result<Page<Run>> {
     let limit = query.limit()?;
     let before: Option<RunCursor> = query.cursor()?;
-    let status_filter = match filter.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let status_filter = match filter
+        .status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => None,
         Some(s) => Some(ExecutionStatus::parse(s).ok_or_else(|| {
             DomainError::field(
@@ -383,12 +392,19 @@ pub async fn list_runs(
             )
         })?),
     };
-    let pipeline = match filter.pipeline.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+    let pipeline = match filter
+        .pipeline
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         None => None,
         Some(name) => match pipelines::visible_pipeline(pool, actor, name).await {
             Ok(row) => Some(row.id),
             // An unknown pipeline has no runs.
-            Err(DomainError::NotFound) => return Ok(Page::from_rows(vec![], limit, |r: &Run| r.id)),
+            Err(DomainError::NotFound) => {
+                return Ok(Page::from_rows(vec![], limit, |r: &Run| r.id));
+            }
             Err(e) => return Err(e),
         },
     };
@@ -464,12 +480,15 @@ pub(crate) async fn steps_from(
     }
     let mut outputs: BTreeMap<Uuid, Vec<ArtifactLink>> = BTreeMap::new();
     for l in repo::output_links(&mut *db, &ids).await? {
-        outputs.entry(l.step_run_id).or_default().push(ArtifactLink {
-            name: l.name,
-            artifact_version_id: l.version_id,
-            artifact: l.artifact,
-            version: l.version,
-        });
+        outputs
+            .entry(l.step_run_id)
+            .or_default()
+            .push(ArtifactLink {
+                name: l.name,
+                artifact_version_id: l.version_id,
+                artifact: l.artifact,
+                version: l.version,
+            });
     }
     Ok(rows
         .into_iter()
@@ -633,7 +652,11 @@ pub async fn reap_lost(pool: &PgPool, settings: &RunSettings) -> Result<(usize, 
     let (runs, steps) = repo::reap(&mut tx, settings.heartbeat_timeout.as_secs_f64()).await?;
     tx.commit().await?;
     if !runs.is_empty() || steps > 0 {
-        tracing::warn!(runs = runs.len(), steps, "failed runs and steps whose heartbeat was lost");
+        tracing::warn!(
+            runs = runs.len(),
+            steps,
+            "failed runs and steps whose heartbeat was lost"
+        );
     }
     Ok((runs.len(), steps))
 }

@@ -59,7 +59,10 @@ pub async fn authenticate(pool: &PgPool, run_id: Uuid, token: &str) -> Result<Ru
     })
 }
 
-async fn spec_of(db: impl sqlx::PgExecutor<'_>, caller: &RunCaller) -> Result<(PipelineSpec, weir_api::pipelines::Entrypoint)> {
+async fn spec_of(
+    db: impl sqlx::PgExecutor<'_>,
+    caller: &RunCaller,
+) -> Result<(PipelineSpec, weir_api::pipelines::Entrypoint)> {
     let row = pipelines::repo::snapshot(db, caller.snapshot_id)
         .await?
         .ok_or(DomainError::NotFound)?;
@@ -69,9 +72,9 @@ async fn spec_of(db: impl sqlx::PgExecutor<'_>, caller: &RunCaller) -> Result<(P
 
 /// The author as a principal, for the permission checks made on their behalf.
 async fn author(db: impl sqlx::PgExecutor<'_>, caller: &RunCaller) -> Result<Principal> {
-    let id = caller.author_id.ok_or_else(|| {
-        DomainError::Forbidden("the run's author no longer exists".into())
-    })?;
+    let id = caller
+        .author_id
+        .ok_or_else(|| DomainError::Forbidden("the run's author no longer exists".into()))?;
     let row = sqlx::query!(
         "select id, name, is_admin, is_service_account, active from app_user where id = $1",
         id
@@ -136,12 +139,18 @@ async fn resolve_references(
         }
         Value::Array(items) => {
             for item in items {
-                Box::pin(resolve_references(db, keyring, author, item, opened, component)).await?;
+                Box::pin(resolve_references(
+                    db, keyring, author, item, opened, component,
+                ))
+                .await?;
             }
         }
         Value::Object(map) => {
             for (_, item) in map.iter_mut() {
-                Box::pin(resolve_references(db, keyring, author, item, opened, component)).await?;
+                Box::pin(resolve_references(
+                    db, keyring, author, item, opened, component,
+                ))
+                .await?;
             }
         }
         _ => {}
@@ -166,8 +175,15 @@ pub async fn resolved_stack(
     let mut opened = BTreeMap::new();
     for slot in repo::stack_components(&mut *tx, stack_id).await? {
         let mut config = slot.config;
-        resolve_references(&mut tx, keyring, &author, &mut config, &mut opened, &slot.name)
-            .await?;
+        resolve_references(
+            &mut tx,
+            keyring,
+            &author,
+            &mut config,
+            &mut opened,
+            &slot.name,
+        )
+        .await?;
         components.push(ResolvedComponent {
             component_type: ComponentType::parse(&slot.component_type)
                 .expect("BUG: the type column is checked by the database"),
@@ -431,7 +447,10 @@ fn check_metadata(metadata: &Map<String, Value>, problems: &mut Vec<FieldError>)
         } else if value.to_string().len() > MAX_METADATA_VALUE {
             problems.push(FieldError::new(
                 format!("metadata.{key}"),
-                format!("values are at most {} KiB of JSON", MAX_METADATA_VALUE / 1024),
+                format!(
+                    "values are at most {} KiB of JSON",
+                    MAX_METADATA_VALUE / 1024
+                ),
             ));
         }
     }
@@ -472,10 +491,7 @@ pub async fn finish_step(
         // Already ended (for example by a stop): nothing changes.
         let step = super::steps_from(&mut tx, vec![row]).await?.remove(0);
         tx.commit().await?;
-        return Ok(FinishStepResponse {
-            step,
-            run_status,
-        });
+        return Ok(FinishStepResponse { step, run_status });
     }
     match req.status {
         Completed => {
@@ -495,18 +511,30 @@ pub async fn finish_step(
                     ));
                 }
                 if output.uri.is_empty() || output.uri.len() > 2048 {
-                    problems.push(FieldError::new(format!("outputs.{name}.uri"), "must be 1 to 2048 characters"));
+                    problems.push(FieldError::new(
+                        format!("outputs.{name}.uri"),
+                        "must be 1 to 2048 characters",
+                    ));
                 }
                 if output.size < 0 {
-                    problems.push(FieldError::new(format!("outputs.{name}.size"), "must not be negative"));
+                    problems.push(FieldError::new(
+                        format!("outputs.{name}.size"),
+                        "must not be negative",
+                    ));
                 }
                 if !output.content_hash.starts_with("sha256:") || output.content_hash.len() > 100 {
-                    problems.push(FieldError::new(format!("outputs.{name}.content_hash"), "must be sha256:<hex>"));
+                    problems.push(FieldError::new(
+                        format!("outputs.{name}.content_hash"),
+                        "must be sha256:<hex>",
+                    ));
                 }
             }
         }
         Cached if req.cached_from.is_none() => {
-            problems.push(FieldError::new("cached_from", "a cached step names the step run it reuses"));
+            problems.push(FieldError::new(
+                "cached_from",
+                "a cached step names the step run it reuses",
+            ));
         }
         _ => {}
     }
@@ -609,7 +637,11 @@ async fn store_logs(db: &mut sqlx::PgConnection, run: Uuid, lines: &[NewLogLine]
     let mut groups: BTreeMap<(Option<&str>, u32), Vec<Value>> = BTreeMap::new();
     for line in lines {
         let text = if line.line.len() > MAX_LOG_LINE {
-            format!("{} [line cut at {} KiB]", truncate(&line.line, MAX_LOG_LINE), MAX_LOG_LINE / 1024)
+            format!(
+                "{} [line cut at {} KiB]",
+                truncate(&line.line, MAX_LOG_LINE),
+                MAX_LOG_LINE / 1024
+            )
         } else {
             line.line.clone()
         };
@@ -685,7 +717,8 @@ mod tests {
     fn the_cache_key_follows_code_inputs_parameters_and_outputs() {
         let inputs: BTreeMap<String, ArtifactVersion> =
             [("data".to_string(), version("sha256:aa"))].into();
-        let params: Map<String, Value> = [("lr".to_string(), Value::from(0.1))].into_iter().collect();
+        let params: Map<String, Value> =
+            [("lr".to_string(), Value::from(0.1))].into_iter().collect();
         let outputs = serde_json::json!({"model": {"type": "file"}});
         let base = cache_key("sha256:code", &inputs, &params, &outputs);
         // Same content from another version of the artifact: same key.
@@ -696,7 +729,8 @@ mod tests {
         let changed: BTreeMap<String, ArtifactVersion> =
             [("data".to_string(), version("sha256:bb"))].into();
         assert_ne!(base, cache_key("sha256:code", &changed, &params, &outputs));
-        let params2: Map<String, Value> = [("lr".to_string(), Value::from(0.2))].into_iter().collect();
+        let params2: Map<String, Value> =
+            [("lr".to_string(), Value::from(0.2))].into_iter().collect();
         assert_ne!(base, cache_key("sha256:code", &inputs, &params2, &outputs));
         let outputs2 = serde_json::json!({"model": {"type": "file"}, "extra": {"type": "file"}});
         assert_ne!(base, cache_key("sha256:code", &inputs, &params, &outputs2));

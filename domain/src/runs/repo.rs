@@ -223,9 +223,12 @@ pub(crate) async fn run_by_token(
 
 /// Locks the run row; its current status.
 pub(crate) async fn lock_run(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> sqlx::Result<String> {
-    sqlx::query_scalar!("select status from pipeline_run where id = $1 for update", id)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(
+        "select status from pipeline_run where id = $1 for update",
+        id
+    )
+    .fetch_one(db)
+    .await
 }
 
 pub(crate) async fn set_run_running(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
@@ -336,13 +339,13 @@ pub(crate) async fn all_steps_succeeded(
     db: impl sqlx::PgExecutor<'_>,
     run: Uuid,
 ) -> sqlx::Result<bool> {
-    Ok(sqlx::query_scalar!(
+    sqlx::query_scalar!(
         r#"select not exists (select 1 from step_run where run_id = $1
                                and status not in ('completed', 'cached')) as "ok!""#,
         run
     )
     .fetch_one(db)
-    .await?)
+    .await
 }
 
 pub(crate) struct StepRow {
@@ -574,9 +577,12 @@ pub(crate) async fn set_inputs(
     names: &[String],
     versions: &[Uuid],
 ) -> sqlx::Result<()> {
-    sqlx::query!("delete from step_run_input where step_run_id = $1", step_run)
-        .execute(&mut *db)
-        .await?;
+    sqlx::query!(
+        "delete from step_run_input where step_run_id = $1",
+        step_run
+    )
+    .execute(&mut *db)
+    .await?;
     sqlx::query!(
         "insert into step_run_input (step_run_id, name, artifact_version_id)
          select $1, name, version from unnest($2::text[], $3::uuid[]) as i(name, version)",

@@ -117,7 +117,9 @@ pub async fn list_snapshots(
     Path(name): Path<String>,
     AppQuery(q): AppQuery<PageQuery>,
 ) -> ApiResult<AppJson<Page<Snapshot>>> {
-    Ok(AppJson(pipelines::snapshots(&state.db, &p, &name, &q).await?))
+    Ok(AppJson(
+        pipelines::snapshots(&state.db, &p, &name, &q).await?,
+    ))
 }
 
 /// One snapshot: its spec, parameter schema and entrypoint.

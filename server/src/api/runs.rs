@@ -179,7 +179,9 @@ pub async fn finish_run(
     AppJson(req): AppJson<FinishRunRequest>,
 ) -> ApiResult<AppJson<Run>> {
     let caller = protocol::authenticate(&state.db, id, &token).await?;
-    Ok(AppJson(protocol::finish_run(&state.db, &caller, req).await?))
+    Ok(AppJson(
+        protocol::finish_run(&state.db, &caller, req).await?,
+    ))
 }
 
 /// Run token only. A step attempt begins: its inputs, parameters, cache key and any
@@ -230,7 +232,9 @@ pub async fn append_logs(
     AppJson(req): AppJson<AppendLogsRequest>,
 ) -> ApiResult<AppJson<HeartbeatResponse>> {
     let caller = protocol::authenticate(&state.db, run, &token).await?;
-    Ok(AppJson(protocol::append_logs(&state.db, &caller, req).await?))
+    Ok(AppJson(
+        protocol::append_logs(&state.db, &caller, req).await?,
+    ))
 }
 
 /// Artifacts of the pipelines the caller may see, by name (`pipeline.step.output`).
@@ -255,7 +259,9 @@ pub async fn list_versions(
     Path(name): Path<String>,
     AppQuery(q): AppQuery<PageQuery>,
 ) -> ApiResult<AppJson<Page<ArtifactVersion>>> {
-    Ok(AppJson(artifacts::versions(&state.db, &p, &name, &q).await?))
+    Ok(AppJson(
+        artifacts::versions(&state.db, &p, &name, &q).await?,
+    ))
 }
 
 /// One artifact version with its lineage: the step that produced it, the steps that

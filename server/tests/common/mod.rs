@@ -271,7 +271,8 @@ pub async fn serve_over_tcp(pool: PgPool, heartbeat_timeout: std::time::Duration
     let sessions = weir_server::http::state::prepare_session_store(&pool)
         .await
         .expect("session store");
-    let artifacts = std::env::temp_dir().join(format!("weir-test-artifacts-{}", std::process::id()));
+    let artifacts =
+        std::env::temp_dir().join(format!("weir-test-artifacts-{}", std::process::id()));
     weir_domain::stacks::ensure_default_stack(&pool, &artifacts.display().to_string())
         .await
         .expect("default stack");
