@@ -183,6 +183,7 @@ create table run_metadata (
     constraint run_metadata_step_fkey foreign key (step_run_id) references step_run (id) on delete cascade
 );
 create index run_metadata_run_idx on run_metadata (run_id, id);
+create index run_metadata_step_idx on run_metadata (step_run_id);
 
 -- One row per batch a runtime sent: `lines` is a JSON array of {s: stream, t: time,
 -- l: text}. Reading follows the id (the cursor).

@@ -6,6 +6,7 @@ pub mod error;
 pub mod format;
 mod layout;
 mod pages;
+pub mod runs;
 pub mod secrets;
 pub mod stacks;
 pub mod system;

@@ -187,6 +187,10 @@ pub const ACTIONS: &[AuditAction] = &[
     AuditAction::SecretDeleted,
     AuditAction::SecretRevealed,
     AuditAction::SecretsRotated,
+    AuditAction::PipelineRegistered,
+    AuditAction::PipelineDeleted,
+    AuditAction::RunStackResolved,
+    AuditAction::RunStopRequested,
 ];
 
 /// The audit log, newest first, optionally one action only (administrators).

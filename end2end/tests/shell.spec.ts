@@ -23,13 +23,13 @@ test('navigating to a page that has not landed says so', async ({ page, javaScri
   const errors = watchErrors(page);
   await signIn(page, javaScriptEnabled);
 
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Runs' }).click();
-  await expect(page).toHaveURL(/\/runs$/);
-  await expect(page.getByRole('heading', { level: 1, name: 'Runs' })).toBeVisible();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Models' }).click();
+  await expect(page).toHaveURL(/\/models$/);
+  await expect(page.getByRole('heading', { level: 1, name: 'Models' })).toBeVisible();
   await expect(page.getByRole('region', { name: 'Not available yet' })).toBeVisible();
-  await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Runs' }))
+  await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Models' }))
     .toHaveAttribute('aria-current', 'page');
-  await expect(page).toHaveTitle('Runs · Weir');
+  await expect(page).toHaveTitle('Models · Weir');
   expect(errors).toEqual([]);
 });
 

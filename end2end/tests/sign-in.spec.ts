@@ -13,7 +13,7 @@ test('a signed-out visitor is asked to sign in and returns to the page asked for
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/runs$/);
   await expect(page.getByRole('heading', { level: 1, name: 'Runs' })).toBeVisible();
-  await expect(page.getByText(ADMIN, { exact: true })).toBeVisible();
+  await expect(page.getByRole('banner').getByText(ADMIN, { exact: true })).toBeVisible();
   expect(errors).toEqual([]);
 });
 

@@ -274,10 +274,14 @@ pub async fn drive(
     mut opts: DriveOptions,
 ) -> Result<DriveOutcome, DriveError> {
     let started_at = Instant::now();
-    let stack = client
-        .resolved_stack(run_id)
-        .await
-        .map_err(DriveError::Stack)?;
+    let stack = match client.resolved_stack(run_id).await {
+        Ok(stack) => stack,
+        // The run ended (or the token is not its own): nothing to report to.
+        Err(e) if matches!(e.status(), Some(401 | 404)) => return Err(DriveError::Stack(e)),
+        // A stack that cannot be resolved (a secret the author may no longer use…):
+        // the run fails now, with the reason, rather than when its heartbeat is lost.
+        Err(e) => return Err(give_up(client, run_id, DriveError::Stack(e)).await),
+    };
     let config = match local_config(&stack) {
         Ok(config) => config,
         Err(e) => return Err(give_up(client, run_id, e).await),
@@ -556,6 +560,8 @@ struct DriveState<'a> {
     stopped_by: Option<StopCause>,
     /// A stop the event handling asked for, carried out by the loop.
     wants_stop: Option<StopCause>,
+    /// How the run ended on the server, when a heartbeat answer said it had.
+    ended_as: Option<ExecutionStatus>,
 }
 
 impl<'a> DriveState<'a> {
@@ -592,6 +598,7 @@ impl<'a> DriveState<'a> {
             skipped: Vec::new(),
             stopped_by: None,
             wants_stop: None,
+            ended_as: None,
         }
     }
 
@@ -613,6 +620,12 @@ impl<'a> DriveState<'a> {
 
     async fn heartbeat(&mut self) {
         match self.client.heartbeat(self.run_id).await {
+            Ok(answer) if answer.stop && answer.status.is_finished() => {
+                // The run ended on the server (its last step completed it, or the
+                // reaper failed it): end as it did.
+                self.ended_as = Some(answer.status);
+                self.wants_stop = Some(StopCause::RunEnded)
+            }
             Ok(answer) if answer.stop => self.wants_stop = Some(StopCause::Request),
             Ok(_) => {}
             Err(e) if matches!(e.status(), Some(401 | 404)) => {
@@ -810,6 +823,12 @@ impl<'a> DriveState<'a> {
         }
         let all_succeeded = self.succeeded.len() == self.step_count;
         let (status, reason) = match outcome {
+            _ if self.stopped_by == Some(StopCause::RunEnded) && self.ended_as.is_some() => {
+                let status = self.ended_as.unwrap_or(ExecutionStatus::Completed);
+                let reason = (status != ExecutionStatus::Completed)
+                    .then(|| StopCause::RunEnded.reason().to_string());
+                (status, reason)
+            }
             LaunchOutcome::Completed if all_succeeded => (ExecutionStatus::Completed, None),
             LaunchOutcome::Failed { first_failure, .. } if self.stopped_by.is_none() => (
                 ExecutionStatus::Failed,

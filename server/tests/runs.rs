@@ -343,7 +343,37 @@ async fn a_run_is_driven_with_its_token_and_tracked_with_lineage(pool: PgPool) {
     .await;
     assert_eq!(done["run_status"], "completed");
 
-    // The run ended: its token is revoked; the other run goes on.
+    // The run ended: its token answers how (a driver whose last answer was lost
+    // learns it) but changes nothing; after the grace period it is refused.
+    let ended = ok(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{run}/heartbeat"),
+        Some(json!({})),
+        &token,
+    )
+    .await;
+    assert_eq!(ended, json!({"status": "completed", "stop": true}));
+    assert_eq!(
+        call(
+            &app,
+            "GET",
+            &format!("/api/v1/runs/{run}/stack"),
+            None,
+            Some(&token)
+        )
+        .await
+        .status,
+        409,
+        "no secrets for an ended run"
+    );
+    sqlx::query(
+        "update pipeline_run set finished_at = now() - interval '11 minutes' where id = $1::uuid",
+    )
+    .bind(&run)
+    .execute(&pool)
+    .await
+    .expect("age the run");
     assert_eq!(
         call(
             &app,
@@ -681,19 +711,16 @@ async fn runs_without_heartbeat_are_failed_by_the_reaper(pool: PgPool) {
         ok(&app, "GET", &format!("/api/v1/runs/{alive}"), None, &admin).await["status"],
         "initializing"
     );
-    // A late report from the lost run's driver is refused: its token died with it.
-    assert_eq!(
-        call(
-            &app,
-            "POST",
-            &format!("/api/v1/runs/{lost}/heartbeat"),
-            Some(json!({})),
-            Some(&lost_token)
-        )
-        .await
-        .status,
-        401
-    );
+    // A late heartbeat of the lost run's driver is told the run failed, and to stop.
+    let late = ok(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{lost}/heartbeat"),
+        Some(json!({})),
+        &lost_token,
+    )
+    .await;
+    assert_eq!(late, json!({"status": "failed", "stop": true}));
 }
 
 #[sqlx::test(migrations = "../migrations")]

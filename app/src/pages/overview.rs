@@ -73,9 +73,11 @@ fn GettingStarted() -> impl IntoView {
         <section class="card" aria-labelledby="next-title">
             <h2 id="next-title">"What this version does"</h2>
             <p>
-                "The server, its database and its REST API are running. Accounts work: \
-                 signing in, and users and API keys through the REST API. Teams, pipelines, \
-                 runs, stacks and secrets are not part of this version yet; their pages say so."
+                "The server, its database and its REST API are running, with accounts, teams, \
+                 stacks and the secrets vault. Pipelines written in YAML run from the command \
+                 line (`weir pipeline register pipeline.yaml`, then `weir pipeline run NAME \
+                 --wait`); their runs, steps, logs and metrics appear under Runs. Models are \
+                 not part of this version yet; their page says so."
             </p>
             <ul class="links">
                 <li><a href="/api/v1/openapi.json">"Read the REST API description"</a>" (OpenAPI 3.1)"</li>

@@ -608,6 +608,7 @@ pub async fn read_logs(
         i64::from(limit),
     )
     .await?;
+    // (At most `limit` lines plus the rest of the chunk that crosses it.)
     let mut lines = Vec::new();
     let mut cursor = after;
     for chunk in chunks {

@@ -24,6 +24,13 @@ use crate::pipelines::{self, snapshot_from};
 use crate::secrets::keyring::Keyring;
 use crate::{DomainError, Result};
 
+/// How long a run's token still answers after the run ended: long enough for a driver
+/// whose last answer was lost to learn how the run ended. It changes nothing then.
+const TOKEN_GRACE_SECS: f64 = 600.0;
+
+/// The most entries of the lists a driver or runtime sends.
+const MAX_REPORTED: usize = 10_000;
+
 /// A caller holding a run's token.
 #[derive(Debug, Clone)]
 pub struct RunCaller {
@@ -44,7 +51,7 @@ pub async fn authenticate(pool: &PgPool, run_id: Uuid, token: &str) -> Result<Ru
     if !token.starts_with(super::RUN_TOKEN_PREFIX) {
         return Err(refused());
     }
-    let row = repo::run_by_token(pool, run_id, &hash_token(token))
+    let row = repo::run_by_token(pool, run_id, &hash_token(token), TOKEN_GRACE_SECS)
         .await?
         .ok_or_else(refused)?;
     Ok(RunCaller {
@@ -167,6 +174,9 @@ pub async fn resolved_stack(
     client: Option<&str>,
 ) -> Result<ResolvedStack> {
     let mut tx = pool.begin().await?;
+    if status(&repo::lock_run(&mut *tx, caller.run_id).await?).is_finished() {
+        return Err(DomainError::Conflict("the run has ended".into()));
+    }
     let stack_id = caller.stack_id.ok_or_else(|| {
         DomainError::Conflict(format!("the stack {} was deleted", caller.stack_name))
     })?;
@@ -222,8 +232,10 @@ fn should_stop(status: ExecutionStatus) -> bool {
 /// The driver is alive: refresh the run and its running steps. The answer carries a
 /// stop request.
 pub async fn heartbeat(pool: &PgPool, caller: &RunCaller) -> Result<HeartbeatResponse> {
-    let mut conn = pool.acquire().await?;
-    let s = status(&repo::heartbeat(&mut conn, caller.run_id).await?);
+    let mut tx = pool.begin().await?;
+    repo::lock_run(&mut *tx, caller.run_id).await?;
+    let s = status(&repo::heartbeat(&mut tx, caller.run_id).await?);
+    tx.commit().await?;
     Ok(HeartbeatResponse {
         status: s,
         stop: should_stop(s),
@@ -238,6 +250,12 @@ pub async fn finish_run(pool: &PgPool, caller: &RunCaller, req: FinishRunRequest
         return Err(DomainError::field(
             "status",
             "must be failed, stopped or completed",
+        ));
+    }
+    if req.skipped.len() > MAX_REPORTED {
+        return Err(DomainError::field(
+            "skipped",
+            format!("at most {MAX_REPORTED} steps"),
         ));
     }
     let reason = req.reason.as_deref().map(|r| truncate(r, 2000));
@@ -297,6 +315,8 @@ fn truncate(text: &str, max: usize) -> String {
 /// The cache key of a step: its code, the content of its inputs, its parameters and
 /// the shape of its outputs.
 fn cache_key(
+    step: &str,
+    store: Option<Uuid>,
     code_hash: &str,
     inputs: &BTreeMap<String, ArtifactVersion>,
     parameters: &Map<String, Value>,
@@ -308,6 +328,8 @@ fn cache_key(
         .map(|(name, v)| (name.clone(), Value::String(v.content_hash.clone())))
         .collect();
     let material = serde_json::json!({
+        "step": step,
+        "store": store,
         "code": code_hash,
         "inputs": inputs,
         "parameters": parameters,
@@ -385,7 +407,15 @@ pub async fn start_step(
     }
     let outputs = serde_json::to_value(&step.outputs)
         .map_err(|e| anyhow::anyhow!("outputs not serialisable: {e}"))?;
-    let key = cache_key(&req.code_hash, &inputs, &parameters, &outputs);
+    let store = repo::artifact_store_of(&mut *tx, caller.stack_id).await?;
+    let key = cache_key(
+        step_name,
+        store,
+        &req.code_hash,
+        &inputs,
+        &parameters,
+        &outputs,
+    );
     let names: Vec<String> = inputs.keys().cloned().collect();
     let versions: Vec<Uuid> = inputs.values().map(|v| v.id).collect();
     repo::set_inputs(&mut tx, row.id, &names, &versions).await?;
@@ -478,6 +508,12 @@ pub async fn finish_step(
         problems.push(FieldError::new(
             "logs",
             format!("at most {MAX_LOG_BATCH} lines per request"),
+        ));
+    }
+    if req.missing_artifacts.len() > MAX_REPORTED {
+        problems.push(FieldError::new(
+            "missing_artifacts",
+            format!("at most {MAX_REPORTED} entries"),
         ));
     }
     let mut tx = pool.begin().await?;
@@ -684,6 +720,28 @@ pub async fn append_logs(
         ));
     }
     let mut tx = pool.begin().await?;
+    // The run row first (the order every writer takes), which also keeps chunk ids in
+    // commit order for followers of the log.
+    let current = status(&repo::lock_run(&mut *tx, caller.run_id).await?);
+    if current.is_finished() {
+        tx.commit().await?;
+        return Ok(HeartbeatResponse {
+            status: current,
+            stop: true,
+        });
+    }
+    let (spec, _) = spec_of(&mut *tx, caller).await?;
+    if let Some(bad) = req
+        .lines
+        .iter()
+        .filter_map(|l| l.step.as_deref())
+        .find(|step| spec.step(step).is_none())
+    {
+        return Err(DomainError::field(
+            "lines",
+            format!("the run has no step `{}`", truncate(bad, 100)),
+        ));
+    }
     store_logs(&mut tx, caller.run_id, &req.lines).await?;
     let s = status(&repo::heartbeat(&mut tx, caller.run_id).await?);
     tx.commit().await?;
@@ -720,20 +778,44 @@ mod tests {
         let params: Map<String, Value> =
             [("lr".to_string(), Value::from(0.1))].into_iter().collect();
         let outputs = serde_json::json!({"model": {"type": "file"}});
-        let base = cache_key("sha256:code", &inputs, &params, &outputs);
+        let base = cache_key("train", None, "sha256:code", &inputs, &params, &outputs);
         // Same content from another version of the artifact: same key.
         let same: BTreeMap<String, ArtifactVersion> =
             [("data".to_string(), version("sha256:aa"))].into();
-        assert_eq!(base, cache_key("sha256:code", &same, &params, &outputs));
-        assert_ne!(base, cache_key("sha256:other", &inputs, &params, &outputs));
+        assert_eq!(
+            base,
+            cache_key("train", None, "sha256:code", &same, &params, &outputs)
+        );
+        assert_ne!(
+            base,
+            cache_key("train", None, "sha256:other", &inputs, &params, &outputs)
+        );
         let changed: BTreeMap<String, ArtifactVersion> =
             [("data".to_string(), version("sha256:bb"))].into();
-        assert_ne!(base, cache_key("sha256:code", &changed, &params, &outputs));
+        assert_ne!(
+            base,
+            cache_key("train", None, "sha256:code", &changed, &params, &outputs)
+        );
         let params2: Map<String, Value> =
             [("lr".to_string(), Value::from(0.2))].into_iter().collect();
-        assert_ne!(base, cache_key("sha256:code", &inputs, &params2, &outputs));
+        assert_ne!(
+            base,
+            cache_key("train", None, "sha256:code", &inputs, &params2, &outputs)
+        );
         let outputs2 = serde_json::json!({"model": {"type": "file"}, "extra": {"type": "file"}});
-        assert_ne!(base, cache_key("sha256:code", &inputs, &params, &outputs2));
+        assert_ne!(
+            base,
+            cache_key("train", None, "sha256:code", &inputs, &params, &outputs2)
+        );
+        assert_ne!(
+            base,
+            cache_key("test", None, "sha256:code", &inputs, &params, &outputs)
+        );
+        let store = Some(Uuid::new_v4());
+        assert_ne!(
+            base,
+            cache_key("train", store, "sha256:code", &inputs, &params, &outputs)
+        );
     }
 
     #[test]

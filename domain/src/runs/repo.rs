@@ -205,17 +205,38 @@ pub(crate) struct TokenRow {
     pub parameters: Value,
 }
 
+/// The run a token opens: while the run goes on, and for `grace_secs` after it ended
+/// (so a driver whose last answer was lost learns how it ended; nothing can change
+/// then).
 pub(crate) async fn run_by_token(
     db: impl sqlx::PgExecutor<'_>,
     id: Uuid,
     token_hash: &[u8],
+    grace_secs: f64,
 ) -> sqlx::Result<Option<TokenRow>> {
     sqlx::query_as!(
         TokenRow,
         "select id, name, pipeline_id, snapshot_id, stack_id, stack_name, author_id, parameters
-           from pipeline_run where id = $1 and token_hash = $2",
+           from pipeline_run
+          where id = $1 and token_hash = $2
+            and (finished_at is null or finished_at > now() - make_interval(secs => $3))",
         id,
-        token_hash
+        token_hash,
+        grace_secs
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// The artifact store of a stack (part of every cache key: outputs in one store are
+/// no hit for runs writing to another).
+pub(crate) async fn artifact_store_of(
+    db: impl sqlx::PgExecutor<'_>,
+    stack: Option<Uuid>,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar!(
+        "select component_id from stack_slot where stack_id = $1 and component_type = 'artifact_store'",
+        stack
     )
     .fetch_optional(db)
     .await
@@ -252,7 +273,9 @@ pub(crate) async fn heartbeat(db: &mut sqlx::PgConnection, id: Uuid) -> sqlx::Re
     .execute(&mut *db)
     .await?;
     sqlx::query_scalar!(
-        "update pipeline_run set heartbeat_at = now() where id = $1 returning status",
+        "update pipeline_run
+            set heartbeat_at = case when finished_at is null then now() else heartbeat_at end
+          where id = $1 returning status",
         id
     )
     .fetch_one(&mut *db)
@@ -269,7 +292,8 @@ pub(crate) async fn finish_run(
     step_status: &str,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "update step_run set status = case when attempt = 0 then 'skipped' else $2 end,
+        "update step_run set status = case when attempt = 0 then 'skipped'
+                                       when status = 'retrying' then 'failed' else $2 end,
                 status_reason = coalesce(status_reason,
                     case when attempt = 0 then 'not run: the run ' || $4 else $3 end),
                 finished_at = now(), updated_at = now()
@@ -286,7 +310,7 @@ pub(crate) async fn finish_run(
         "update pipeline_run set status = $2,
                 status_reason = case when status = 'stopping' and $2 = 'stopped'
                                      then coalesce(status_reason, $3) else $3 end,
-                finished_at = now(), token_hash = null, updated_at = now()
+                finished_at = now(), updated_at = now()
           where id = $1",
         id,
         status,
@@ -306,7 +330,7 @@ pub(crate) async fn skip_step(
     sqlx::query!(
         "update step_run set status = 'skipped', status_reason = $3, finished_at = now(),
                 updated_at = now()
-          where run_id = $1 and name = $2
+          where run_id = $1 and name = $2 and attempt = 0
             and status not in ('completed', 'failed', 'cached', 'stopped', 'skipped')",
         run,
         step,
@@ -737,17 +761,24 @@ pub(crate) async fn log_chunks(
     run: Uuid,
     step: Option<&str>,
     after: i64,
-    max_chunks: i64,
+    max_lines: i64,
 ) -> sqlx::Result<Vec<ChunkRow>> {
     sqlx::query_as!(
         ChunkRow,
-        "select id, step_name, attempt, lines, line_count from log_chunk
-          where run_id = $1 and ($2::text is null or step_name = $2) and id > $3
-          order by id limit $4",
+        // Chunks until about `max_lines` lines: never a page of huge chunks.
+        r#"select id as "id!", step_name, attempt as "attempt!", lines as "lines!",
+                  line_count as "line_count!"
+             from (select id, step_name, attempt, lines, line_count,
+                          sum(line_count) over (order by id) as running
+                     from log_chunk
+                    where run_id = $1 and ($2::text is null or step_name = $2) and id > $3
+                    order by id limit 1000) c
+            where running - line_count < $4
+            order by id"#,
         run,
         step,
         after,
-        max_chunks
+        max_lines
     )
     .fetch_all(db)
     .await
@@ -1029,7 +1060,7 @@ pub(crate) async fn reap(
 ) -> sqlx::Result<(Vec<Uuid>, u64)> {
     let runs: Vec<Uuid> = sqlx::query_scalar!(
         "update pipeline_run set status = 'failed', status_reason = 'heartbeat lost',
-                finished_at = now(), token_hash = null, updated_at = now()
+                finished_at = now(), updated_at = now()
           where status not in ('completed', 'failed', 'cached', 'stopped', 'skipped')
             and heartbeat_at < now() - make_interval(secs => $1)
           returning id",
