@@ -24,6 +24,17 @@ pub fn duration_secs(total: i64) -> String {
     }
 }
 
+/// `340 ms`, `2.4 s`, then as [`duration_secs`]: steps of pipelines often take less
+/// than a second, and "0 s" would say nothing.
+pub fn duration_ms(total: i64) -> String {
+    let total = total.max(0);
+    match total {
+        0..1_000 => format!("{total} ms"),
+        1_000..10_000 => format!("{:.1} s", total as f64 / 1000.0),
+        _ => duration_secs(total / 1000),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,5 +57,14 @@ mod tests {
         assert_eq!(duration_secs(7500), "2 h 5 min");
         assert_eq!(duration_secs(3 * 86_400 + 4 * 3600 + 5), "3 d 4 h");
         assert_eq!(duration_secs(-5), "0 s");
+    }
+
+    #[test]
+    fn short_durations_keep_their_fraction() {
+        assert_eq!(duration_ms(0), "0 ms");
+        assert_eq!(duration_ms(340), "340 ms");
+        assert_eq!(duration_ms(2_449), "2.4 s");
+        assert_eq!(duration_ms(61_000), "1 min 1 s");
+        assert_eq!(duration_ms(-3), "0 ms");
     }
 }

@@ -236,13 +236,17 @@ pub fn status_class(status: ExecutionStatus) -> &'static str {
 
 /// How long something took, or has taken so far when it has not finished:
 /// `None` before it started.
-pub fn elapsed_secs(
+pub fn elapsed_ms(
     started: Option<DateTime<Utc>>,
     finished: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Option<i64> {
     let started = started?;
-    Some((finished.unwrap_or(now) - started).num_seconds().max(0))
+    Some(
+        (finished.unwrap_or(now) - started)
+            .num_milliseconds()
+            .max(0),
+    )
 }
 
 /// `3/3` steps done, with what went otherwise: `1/3 · 1 failed · 1 skipped`.
@@ -290,9 +294,12 @@ mod tests {
     #[test]
     fn a_running_run_is_measured_up_to_now() {
         let at = |s| Utc.timestamp_opt(s, 0).single().expect("valid");
-        assert_eq!(elapsed_secs(None, None, at(100)), None);
-        assert_eq!(elapsed_secs(Some(at(10)), None, at(100)), Some(90));
-        assert_eq!(elapsed_secs(Some(at(10)), Some(at(40)), at(100)), Some(30));
+        assert_eq!(elapsed_ms(None, None, at(100)), None);
+        assert_eq!(elapsed_ms(Some(at(10)), None, at(100)), Some(90_000));
+        assert_eq!(
+            elapsed_ms(Some(at(10)), Some(at(40)), at(100)),
+            Some(30_000)
+        );
     }
 
     #[test]

@@ -289,6 +289,17 @@ async fn a_run_is_driven_with_its_token_and_tracked_with_lineage(pool: PgPool) {
     .await;
     assert_eq!(early.status, 409, "{}", early.text);
 
+    // A step cannot complete before it started.
+    let unstarted = call(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{run}/steps/load/finish"),
+        Some(json!({"attempt": 1, "status": "completed",
+                    "outputs": {"data": output("file:///a/data", "sha256:d1")}})),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(unstarted.status, 409, "{}", unstarted.text);
     let load = start(&app, &run, &token, "load", "sha256:c").await;
     assert!(load["cache_hit"].is_null());
     assert_eq!(load["stop"], false);

@@ -778,3 +778,53 @@ async fn sharing_a_stack_names_what_must_be_shared_too(pool: PgPool) {
         .collect();
     assert_eq!(names, ["default"], "outsiders see only the default stack");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn flavor_schemas_keep_the_order_of_their_fields(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    let admin = admin_key(&app, &pool).await;
+    let flavor = ok(
+        &app,
+        "GET",
+        "/api/v1/flavors/artifact_store/s3",
+        None,
+        &admin,
+    )
+    .await;
+    let fields: Vec<&str> = flavor["config_schema"]["properties"]
+        .as_object()
+        .expect("properties")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "bucket",
+            "prefix",
+            "region",
+            "endpoint_url",
+            "force_path_style",
+            "access_key_id",
+            "secret_access_key"
+        ],
+        "the form shows fields in the order the flavor declares them"
+    );
+    let custom = ok(
+        &app,
+        "POST",
+        "/api/v1/flavors",
+        Some(json!({"component_type": "alerter", "name": "pager",
+                    "config_schema": {"type": "object", "properties": {
+                        "zeta": {"type": "string"}, "alpha": {"type": "string"}}}})),
+        &admin,
+    )
+    .await;
+    let keys: Vec<&str> = custom["config_schema"]["properties"]
+        .as_object()
+        .expect("properties")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["zeta", "alpha"]);
+}

@@ -14,7 +14,7 @@ use super::{PageHeader, next_link};
 use crate::AppError;
 use crate::format;
 use crate::runs::{
-    MAX_STEPS_SHOWN, RunDetail as Detail, elapsed_secs, get_artifact_list, get_pipeline_names,
+    MAX_STEPS_SHOWN, RunDetail as Detail, elapsed_ms, get_artifact_list, get_pipeline_names,
     get_run_detail, get_run_list, status_class, status_label, step_progress,
 };
 
@@ -58,8 +58,8 @@ fn encode(value: &str) -> String {
 fn duration_text(run_or_step: Option<i64>, finished: bool) -> String {
     match run_or_step {
         None => "—".into(),
-        Some(secs) if finished => format::duration_secs(secs),
-        Some(secs) => format!("{} so far", format::duration_secs(secs)),
+        Some(ms) if finished => format::duration_ms(ms),
+        Some(ms) => format!("{} so far", format::duration_ms(ms)),
     }
 }
 
@@ -95,7 +95,7 @@ fn steps_cell(run: &Run) -> impl IntoView + use<> {
 #[component]
 fn RunRow(run: Run, now: chrono::DateTime<chrono::Utc>) -> impl IntoView {
     let duration = duration_text(
-        elapsed_secs(run.started_at, run.finished_at, now),
+        elapsed_ms(run.started_at, run.finished_at, now),
         run.status.is_finished(),
     );
     let started = started_cell(&run);
@@ -273,7 +273,7 @@ fn output_chips(outputs: Vec<ArtifactLink>) -> impl IntoView {
 #[component]
 fn StepRow(step: StepRun, now: chrono::DateTime<chrono::Utc>) -> impl IntoView {
     let duration = duration_text(
-        elapsed_secs(step.started_at, step.finished_at, now),
+        elapsed_ms(step.started_at, step.finished_at, now),
         step.status.is_finished(),
     );
     let attempt = if step.attempt > 0 {
@@ -435,7 +435,7 @@ fn RunPage(detail: Detail) -> impl IntoView {
         now,
     } = detail;
     let duration = duration_text(
-        elapsed_secs(run.started_at, run.finished_at, now),
+        elapsed_ms(run.started_at, run.finished_at, now),
         run.status.is_finished(),
     );
     let when = |at: Option<chrono::DateTime<chrono::Utc>>| {

@@ -529,6 +529,21 @@ pub async fn finish_step(
         tx.commit().await?;
         return Ok(FinishStepResponse { step, run_status });
     }
+    let current_attempt = u32::try_from(row.attempt).unwrap_or(0);
+    if req.attempt < current_attempt {
+        // A report of an earlier attempt arriving late: the newer one counts.
+        let step = super::steps_from(&mut tx, vec![row]).await?.remove(0);
+        tx.commit().await?;
+        return Ok(FinishStepResponse { step, run_status });
+    }
+    if matches!(req.status, Completed | Cached)
+        && (req.attempt != current_attempt || status(&row.status) != ExecutionStatus::Running)
+    {
+        return Err(DomainError::Conflict(format!(
+            "step `{step_name}` attempt {} is not running; start it first",
+            req.attempt
+        )));
+    }
     match req.status {
         Completed => {
             for name in step.outputs.keys() {

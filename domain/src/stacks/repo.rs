@@ -25,7 +25,7 @@ pub(crate) async fn upsert_builtin_flavor(
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into flavor (id, component_type, name, description, config_schema, builtin)
-         values ($1, $2, $3, $4, $5, true)
+         values ($1, $2, $3, $4, $5::text::json, true)
          on conflict on constraint flavor_type_name_key do update
             set description = excluded.description, config_schema = excluded.config_schema,
                 builtin = true, updated_at = now()
@@ -35,7 +35,8 @@ pub(crate) async fn upsert_builtin_flavor(
         component_type,
         name,
         description,
-        schema
+        // As text: a JSON parameter travels as jsonb and loses the fields' order.
+        schema.to_string()
     )
     .execute(db)
     .await?;
@@ -53,14 +54,14 @@ pub(crate) async fn insert_flavor(
     sqlx::query_as!(
         FlavorRow,
         r#"insert into flavor (id, component_type, name, description, config_schema, created_by)
-           values ($1, $2, $3, $4, $5, $6)
+           values ($1, $2, $3, $4, $5::text::json, $6)
            returning id, component_type, name, description, config_schema, builtin, created_by,
                      created_at as "created_at: DateTime<Utc>""#,
         Uuid::new_v4(),
         component_type,
         name,
         description,
-        schema,
+        schema.to_string(),
         created_by
     )
     .fetch_one(db)
