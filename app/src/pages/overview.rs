@@ -75,9 +75,13 @@ fn GettingStarted() -> impl IntoView {
             <p>
                 "The server, its database and its REST API are running, with accounts, teams, \
                  stacks and the secrets vault. Pipelines written in YAML run from the command \
-                 line (`weir pipeline register pipeline.yaml`, then `weir pipeline run NAME \
-                 --wait`); their runs, steps, logs and metrics appear under Runs. Models are \
-                 not part of this version yet; their page says so."
+                 line ("
+                <code>"weir pipeline register pipeline.yaml"</code>
+                ", then "
+                <code>"weir pipeline run NAME --wait"</code>
+                "); their runs, steps, logs and metrics appear under "
+                <a href="/runs">"Runs"</a>
+                ". Models are not part of this version yet; their page says so."
             </p>
             <ul class="links">
                 <li><a href="/api/v1/openapi.json">"Read the REST API description"</a>" (OpenAPI 3.1)"</li>
