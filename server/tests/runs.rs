@@ -10,21 +10,6 @@ use common::*;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-async fn ok(app: &axum::Router, method: &str, uri: &str, body: Option<Value>, key: &str) -> Value {
-    let answer = call(app, method, uri, body, Some(key)).await;
-    assert!(
-        (200..300).contains(&answer.status),
-        "{method} {uri}: {} {}",
-        answer.status,
-        answer.text
-    );
-    if answer.text.is_empty() {
-        Value::Null
-    } else {
-        answer.json()
-    }
-}
-
 fn two_steps(name: &str) -> Value {
     json!({
         "name": name,
@@ -252,6 +237,16 @@ async fn a_run_is_driven_with_its_token_and_tracked_with_lineage(pool: PgPool) {
     let (run, token) = new_run(&app, &admin, "p", json!({"epochs": 2})).await;
     let (other_run, other_token) = new_run(&app, &admin, "p", json!({"epochs": 3})).await;
     // The token opens its own run only; an API key is not a run token.
+    let malformed = call(
+        &app,
+        "GET",
+        "/api/v1/runs/not-a-uuid/stack",
+        None,
+        Some(&token),
+    )
+    .await;
+    assert_eq!(malformed.status, 404, "{}", malformed.text);
+    assert_eq!(malformed.json()["error"]["code"], "not_found");
     let stack_uri = format!("/api/v1/runs/{run}/stack");
     assert_eq!(
         call(&app, "GET", &stack_uri, None, Some(&other_token))

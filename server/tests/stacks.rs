@@ -11,21 +11,6 @@ use sqlx::PgPool;
 const S3_SECRET_VALUES: &str =
     r#"{"access_key_id": "AKIAEXAMPLE", "secret_access_key": "s3cr3t-value"}"#;
 
-async fn ok(app: &axum::Router, method: &str, uri: &str, body: Option<Value>, key: &str) -> Value {
-    let answer = call(app, method, uri, body, Some(key)).await;
-    assert!(
-        (200..300).contains(&answer.status),
-        "{method} {uri}: {} {}",
-        answer.status,
-        answer.text
-    );
-    if answer.text.is_empty() {
-        Value::Null
-    } else {
-        answer.json()
-    }
-}
-
 fn s3_config(secret: &str) -> Value {
     json!({
         "bucket": "models",

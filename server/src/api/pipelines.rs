@@ -1,7 +1,7 @@
 //! `/api/v1/pipelines` and `/api/v1/snapshots`: registering pipeline specs (each
 //! distinct spec an immutable snapshot), listing, sharing and deleting pipelines.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,7 +16,7 @@ use weir_domain::pipelines;
 use crate::http::AppState;
 use crate::http::auth::{Auth, ClientAddr};
 use crate::http::error::ApiResult;
-use crate::http::extract::{AppJson, AppQuery};
+use crate::http::extract::{AppJson, AppPath, AppQuery};
 
 type E = weir_api::ErrorResponse;
 
@@ -70,7 +70,7 @@ pub async fn register_pipeline(
 pub async fn get_pipeline(
     State(state): State<AppState>,
     Auth(p): Auth,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
 ) -> ApiResult<AppJson<Pipeline>> {
     Ok(AppJson(pipelines::get(&state.db, &p, &name).await?))
 }
@@ -83,7 +83,7 @@ pub async fn delete_pipeline(
     State(state): State<AppState>,
     Auth(p): Auth,
     ClientAddr(client): ClientAddr,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
 ) -> ApiResult<StatusCode> {
     pipelines::delete(&state.db, &p, &name, Some(&client)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -99,7 +99,7 @@ pub async fn share_pipeline(
     State(state): State<AppState>,
     Auth(p): Auth,
     ClientAddr(client): ClientAddr,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
     AppJson(req): AppJson<ShareRequest>,
 ) -> ApiResult<AppJson<Pipeline>> {
     Ok(AppJson(
@@ -114,7 +114,7 @@ pub async fn share_pipeline(
 pub async fn list_snapshots(
     State(state): State<AppState>,
     Auth(p): Auth,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<PageQuery>,
 ) -> ApiResult<AppJson<Page<Snapshot>>> {
     Ok(AppJson(
@@ -128,7 +128,7 @@ pub async fn list_snapshots(
 pub async fn get_snapshot(
     State(state): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<Uuid>,
+    AppPath(id): AppPath<Uuid>,
 ) -> ApiResult<AppJson<Snapshot>> {
     Ok(AppJson(pipelines::snapshot(&state.db, &p, id).await?))
 }

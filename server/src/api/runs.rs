@@ -2,7 +2,7 @@
 //! metadata and artifacts, stopping them; and the run protocol (run token) spoken by
 //! drivers and step runtimes: resolved stack, heartbeats, step start and finish, logs.
 
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -19,7 +19,7 @@ use weir_domain::runs::{self, artifacts, protocol};
 use crate::http::AppState;
 use crate::http::auth::{Auth, ClientAddr, RunToken};
 use crate::http::error::ApiResult;
-use crate::http::extract::{AppJson, AppQuery};
+use crate::http::extract::{AppJson, AppPath, AppQuery};
 
 type E = weir_api::ErrorResponse;
 
@@ -81,7 +81,7 @@ pub async fn create_run(
 pub async fn get_run(
     State(state): State<AppState>,
     Auth(p): Auth,
-    Path(run): Path<String>,
+    AppPath(run): AppPath<String>,
 ) -> ApiResult<AppJson<Run>> {
     Ok(AppJson(runs::get_run(&state.db, &p, &run).await?))
 }
@@ -94,7 +94,7 @@ pub async fn stop_run(
     State(state): State<AppState>,
     Auth(p): Auth,
     ClientAddr(client): ClientAddr,
-    Path(run): Path<String>,
+    AppPath(run): AppPath<String>,
 ) -> ApiResult<AppJson<Run>> {
     Ok(AppJson(
         runs::stop_run(&state.db, &p, &run, Some(&client)).await?,
@@ -107,7 +107,7 @@ pub async fn stop_run(
 pub async fn list_steps(
     State(state): State<AppState>,
     Auth(p): Auth,
-    Path(run): Path<String>,
+    AppPath(run): AppPath<String>,
     AppQuery(q): AppQuery<PageQuery>,
 ) -> ApiResult<AppJson<Page<StepRun>>> {
     Ok(AppJson(runs::list_steps(&state.db, &p, &run, &q).await?))
@@ -120,7 +120,7 @@ pub async fn list_steps(
 pub async fn read_logs(
     State(state): State<AppState>,
     Auth(p): Auth,
-    Path(run): Path<String>,
+    AppPath(run): AppPath<String>,
     AppQuery(q): AppQuery<LogQuery>,
 ) -> ApiResult<AppJson<LogPage>> {
     Ok(AppJson(runs::read_logs(&state.db, &p, &run, &q).await?))
@@ -132,7 +132,7 @@ pub async fn read_logs(
 pub async fn list_metadata(
     State(state): State<AppState>,
     Auth(p): Auth,
-    Path(run): Path<String>,
+    AppPath(run): AppPath<String>,
     AppQuery(q): AppQuery<PageQuery>,
 ) -> ApiResult<AppJson<Page<MetadataEntry>>> {
     Ok(AppJson(runs::list_metadata(&state.db, &p, &run, &q).await?))
@@ -147,7 +147,7 @@ pub async fn resolved_stack(
     State(state): State<AppState>,
     RunToken(token): RunToken,
     ClientAddr(client): ClientAddr,
-    Path(id): Path<Uuid>,
+    AppPath(id): AppPath<Uuid>,
 ) -> ApiResult<AppJson<ResolvedStack>> {
     let caller = protocol::authenticate(&state.db, id, &token).await?;
     Ok(AppJson(
@@ -162,7 +162,7 @@ pub async fn resolved_stack(
 pub async fn heartbeat(
     State(state): State<AppState>,
     RunToken(token): RunToken,
-    Path(id): Path<Uuid>,
+    AppPath(id): AppPath<Uuid>,
 ) -> ApiResult<AppJson<HeartbeatResponse>> {
     let caller = protocol::authenticate(&state.db, id, &token).await?;
     Ok(AppJson(protocol::heartbeat(&state.db, &caller).await?))
@@ -175,7 +175,7 @@ pub async fn heartbeat(
 pub async fn finish_run(
     State(state): State<AppState>,
     RunToken(token): RunToken,
-    Path(id): Path<Uuid>,
+    AppPath(id): AppPath<Uuid>,
     AppJson(req): AppJson<FinishRunRequest>,
 ) -> ApiResult<AppJson<Run>> {
     let caller = protocol::authenticate(&state.db, id, &token).await?;
@@ -194,7 +194,7 @@ pub async fn finish_run(
 pub async fn start_step(
     State(state): State<AppState>,
     RunToken(token): RunToken,
-    Path((id, step)): Path<(Uuid, String)>,
+    AppPath((id, step)): AppPath<(Uuid, String)>,
     AppJson(req): AppJson<StartStepRequest>,
 ) -> ApiResult<AppJson<StartStepResponse>> {
     let caller = protocol::authenticate(&state.db, id, &token).await?;
@@ -212,7 +212,7 @@ pub async fn start_step(
 pub async fn finish_step(
     State(state): State<AppState>,
     RunToken(token): RunToken,
-    Path((id, step)): Path<(Uuid, String)>,
+    AppPath((id, step)): AppPath<(Uuid, String)>,
     AppJson(req): AppJson<FinishStepRequest>,
 ) -> ApiResult<AppJson<FinishStepResponse>> {
     let caller = protocol::authenticate(&state.db, id, &token).await?;
@@ -228,7 +228,7 @@ pub async fn finish_step(
 pub async fn append_logs(
     State(state): State<AppState>,
     RunToken(token): RunToken,
-    Path(run): Path<Uuid>,
+    AppPath(run): AppPath<Uuid>,
     AppJson(req): AppJson<AppendLogsRequest>,
 ) -> ApiResult<AppJson<HeartbeatResponse>> {
     let caller = protocol::authenticate(&state.db, run, &token).await?;
@@ -256,7 +256,7 @@ pub async fn list_artifacts(
 pub async fn list_versions(
     State(state): State<AppState>,
     Auth(p): Auth,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<PageQuery>,
 ) -> ApiResult<AppJson<Page<ArtifactVersion>>> {
     Ok(AppJson(
@@ -271,7 +271,7 @@ pub async fn list_versions(
 pub async fn get_version(
     State(state): State<AppState>,
     Auth(p): Auth,
-    Path(id): Path<Uuid>,
+    AppPath(id): AppPath<Uuid>,
 ) -> ApiResult<AppJson<ArtifactVersionDetail>> {
     Ok(AppJson(artifacts::version(&state.db, &p, id).await?))
 }

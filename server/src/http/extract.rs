@@ -127,6 +127,26 @@ where
     }
 }
 
+/// Path parameters of type `T`; a malformed one (an id that is not a UUID) answers
+/// 404 in the API's error shape, as an unknown id does.
+#[derive(Debug, Clone)]
+pub struct AppPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for AppPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| AppPath(value))
+            .map_err(|e| ApiError::NotFound(format!("no such resource: {}", e.body_text())))
+    }
+}
+
 fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(query.as_bytes())
 }

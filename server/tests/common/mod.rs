@@ -326,3 +326,25 @@ pub fn weir_binary() -> std::path::PathBuf {
     );
     weir
 }
+
+/// A call that must succeed (2xx); its JSON answer (null when empty).
+pub async fn ok(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    body: Option<serde_json::Value>,
+    key: &str,
+) -> serde_json::Value {
+    let answer = call(app, method, uri, body, Some(key)).await;
+    assert!(
+        (200..300).contains(&answer.status),
+        "{method} {uri}: {} {}",
+        answer.status,
+        answer.text
+    );
+    if answer.text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        answer.json()
+    }
+}
