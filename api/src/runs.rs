@@ -238,6 +238,7 @@ pub struct ResolvedStack {
     pub components: Vec<ResolvedComponent>,
     /// The snapshot's steps and entrypoint, so the driver needs nothing else.
     pub entrypoint: Entrypoint,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepSpec>,
 }
 
@@ -384,7 +385,10 @@ pub struct NewArtifactVersion {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct FinishStepResponse {
-    pub step: StepRun,
+    pub step_run_id: Uuid,
+    /// The step's status after this report: what it already was when the report came
+    /// late (the step had ended, or a later attempt runs).
+    pub status: ExecutionStatus,
     /// The run's status after this step (completed when it was the last one).
     pub run_status: ExecutionStatus,
 }
@@ -585,8 +589,12 @@ pub mod env {
     pub const RUN_ID: &str = "WEIR_RUN_ID";
     pub const STEP: &str = "WEIR_STEP";
     pub const RUN_TOKEN: &str = "WEIR_RUN_TOKEN";
-    /// A file (mode 0600) holding the run's [`super::ResolvedStack`] as JSON.
-    pub const STACK_FILE: &str = "WEIR_STACK_FILE";
+    /// The run's [`super::ResolvedStack`] as JSON, without its steps: the components'
+    /// configurations with secret values in place. The runtime keeps it from the
+    /// step's own processes.
+    pub const STACK: &str = "WEIR_STACK";
+    /// The code hash of a command step, computed by the driver for the whole run.
+    pub const CODE_HASH: &str = "WEIR_CODE_HASH";
     pub const ATTEMPT: &str = "WEIR_STEP_ATTEMPT";
     pub const MAX_ATTEMPTS: &str = "WEIR_STEP_MAX_ATTEMPTS";
     /// Where `weir metadata log` appends, read by the runtime when the step ends.

@@ -88,6 +88,11 @@ pub enum Command {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    // Every step of every run starts `weir step exec`: it skips building the parser of
+    // the whole command line (most of this binary's start-up time).
+    if is_step_exec(std::env::args_os().skip(1)) {
+        return commands::steps::exec().await;
+    }
     let cli = Cli::parse();
     match commands::run(cli).await {
         Ok(code) => code,
@@ -95,5 +100,31 @@ async fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Exactly `step exec`, as the run driver starts it.
+fn is_step_exec(mut args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    args.next().is_some_and(|a| a == "step")
+        && args.next().is_some_and(|a| a == "exec")
+        && args.next().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_bare_step_exec_skips_the_parser() {
+        let args = |list: &[&str]| {
+            list.iter()
+                .map(std::ffi::OsString::from)
+                .collect::<Vec<_>>()
+                .into_iter()
+        };
+        assert!(is_step_exec(args(&["step", "exec"])));
+        assert!(!is_step_exec(args(&["step", "exec", "--help"])));
+        assert!(!is_step_exec(args(&["step"])));
+        assert!(!is_step_exec(args(&["run", "list"])));
     }
 }

@@ -150,20 +150,86 @@ pub fn command_code_hash(
     sources: &[String],
     working_dir: &Path,
 ) -> Result<String, CodeHashError> {
-    let matcher = SourceMatcher::new(sources)?;
-    let files = source_files(working_dir, &matcher)?;
-    let mut hasher = Sha256::new();
-    hasher.update(b"weir-command-step-v1\0");
-    hasher.update((command.len() as u64).to_le_bytes());
-    for part in command {
-        hasher.update((part.len() as u64).to_le_bytes());
-        hasher.update(part.as_bytes());
+    CodeHasher::new(working_dir.to_path_buf()).command_hash(command, sources)
+}
+
+/// Code hashes of the command steps of one folder: each distinct `sources` list is
+/// walked once, and each file read once, however many steps name it.
+#[derive(Debug)]
+pub struct CodeHasher {
+    working_dir: PathBuf,
+    /// The (relative path, content hash) list of each `sources` list seen.
+    listed: std::collections::HashMap<Vec<String>, std::sync::Arc<Vec<(String, [u8; 32])>>>,
+    /// Content hashes by relative path; `None`: gone while the folder was read.
+    contents: std::collections::HashMap<String, Option<[u8; 32]>>,
+}
+
+impl CodeHasher {
+    pub fn new(working_dir: PathBuf) -> Self {
+        Self {
+            working_dir,
+            listed: Default::default(),
+            contents: Default::default(),
+        }
     }
-    for relative in &files {
-        let path = working_dir.join(relative);
+
+    /// The hash [`command_code_hash`] gives for this command and these sources.
+    pub fn command_hash(
+        &mut self,
+        command: &[String],
+        sources: &[String],
+    ) -> Result<String, CodeHashError> {
+        let files = self.files(sources)?;
+        let mut hasher = Sha256::new();
+        hasher.update(b"weir-command-step-v1\0");
+        hasher.update((command.len() as u64).to_le_bytes());
+        for part in command {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        for (relative, content) in files.iter() {
+            hasher.update((relative.len() as u64).to_le_bytes());
+            hasher.update(relative.as_bytes());
+            hasher.update(content);
+        }
+        Ok(format!(
+            "sha256:{}",
+            weir_api::pipelines::hex(&hasher.finalize())
+        ))
+    }
+
+    fn files(
+        &mut self,
+        sources: &[String],
+    ) -> Result<std::sync::Arc<Vec<(String, [u8; 32])>>, CodeHashError> {
+        if let Some(files) = self.listed.get(sources) {
+            return Ok(files.clone());
+        }
+        let matcher = SourceMatcher::new(sources)?;
+        let mut files = Vec::new();
+        for relative in source_files(&self.working_dir, &matcher)? {
+            let content = match self.contents.get(&relative) {
+                Some(known) => *known,
+                None => {
+                    let hashed = self.hash_file(&relative)?;
+                    self.contents.insert(relative.clone(), hashed);
+                    hashed
+                }
+            };
+            if let Some(content) = content {
+                files.push((relative, content));
+            }
+        }
+        let files = std::sync::Arc::new(files);
+        self.listed.insert(sources.to_vec(), files.clone());
+        Ok(files)
+    }
+
+    fn hash_file(&self, relative: &str) -> Result<Option<[u8; 32]>, CodeHashError> {
+        let path = self.working_dir.join(relative);
         let mut file = match File::open(&path) {
             Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(CodeHashError::Read { path, source }),
         };
         let mut content = Sha256::new();
@@ -171,14 +237,8 @@ pub fn command_code_hash(
             path: path.clone(),
             source,
         })?;
-        hasher.update((relative.len() as u64).to_le_bytes());
-        hasher.update(relative.as_bytes());
-        hasher.update(content.finalize());
+        Ok(Some(content.finalize().into()))
     }
-    Ok(format!(
-        "sha256:{}",
-        weir_api::pipelines::hex(&hasher.finalize())
-    ))
 }
 
 #[cfg(test)]

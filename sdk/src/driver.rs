@@ -8,7 +8,6 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -60,6 +59,8 @@ pub enum DriveError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot compute the code hash: {0}")]
+    CodeHash(String),
     #[error("cannot launch the steps: {0}")]
     Launch(#[from] LaunchError),
 }
@@ -291,9 +292,16 @@ pub async fn drive(
     {
         return Err(give_up(client, run_id, DriveError::MissingWorkingDir(dir.clone())).await);
     }
-    let scratch = match Scratch::create(run_id, config.working_directory.as_deref(), &stack) {
+    let scratch = match Scratch::create(run_id, config.working_directory.as_deref()) {
         Ok(scratch) => scratch,
         Err(e) => return Err(give_up(client, run_id, e).await),
+    };
+    let prepared = match (stack_for_steps(&stack), command_code_hashes(&stack).await) {
+        (Ok(json), Ok(hashes)) => StepInputs {
+            stack_json: json,
+            code_hashes: hashes,
+        },
+        (Err(e), _) | (_, Err(e)) => return Err(give_up(client, run_id, e).await),
     };
     let plan = build_plan(
         &stack,
@@ -303,6 +311,7 @@ pub async fn drive(
         run_id,
         run_token,
         &scratch,
+        &prepared,
     );
     let mut state = DriveState::new(client, run_id, &stack, &plan, scratch.path());
     state.progress = opts.progress.take();
@@ -401,18 +410,16 @@ fn local_config(stack: &ResolvedStack) -> Result<LocalOrchestratorConfig, DriveE
         .map_err(|e| DriveError::Config(e.to_string()))
 }
 
-/// The run's scratch folder (mode 0700, removed when dropped) and the stack file in it.
+/// The run's scratch folder (mode 0700, removed when dropped): the steps' log and
+/// result files and each attempt's inputs and outputs. It holds no secret: the resolved
+/// stack reaches the steps in their environment, so a driver killed with SIGKILL leaves
+/// no credentials on disk.
 struct Scratch {
     dir: tempfile::TempDir,
-    stack_file: PathBuf,
 }
 
 impl Scratch {
-    fn create(
-        run_id: Uuid,
-        working_directory: Option<&str>,
-        stack: &ResolvedStack,
-    ) -> Result<Self, DriveError> {
+    fn create(run_id: Uuid, working_directory: Option<&str>) -> Result<Self, DriveError> {
         let scratch = |context: String| move |source| DriveError::Scratch { context, source };
         let dir = match working_directory.filter(|d| !d.trim().is_empty()) {
             Some(root) => {
@@ -429,20 +436,7 @@ impl Scratch {
                 .tempdir()
                 .map_err(scratch("cannot create a temporary folder".into()))?,
         };
-        let stack_file = dir.path().join("stack.json");
-        let json = serde_json::to_vec(stack).map_err(|e| DriveError::Scratch {
-            context: "cannot encode the stack".into(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&stack_file)
-            .map_err(scratch(format!("cannot create {}", stack_file.display())))?;
-        std::io::Write::write_all(&mut file, &json)
-            .map_err(scratch(format!("cannot write {}", stack_file.display())))?;
-        Ok(Self { dir, stack_file })
+        Ok(Self { dir })
     }
 
     fn path(&self) -> &Path {
@@ -450,6 +444,65 @@ impl Scratch {
     }
 }
 
+/// The stack as the steps receive it in [`env::STACK`]: components and entrypoint,
+/// without the steps (each step learns its own spec when it starts).
+fn stack_for_steps(stack: &ResolvedStack) -> Result<String, DriveError> {
+    let slim = ResolvedStack {
+        stack: stack.stack.clone(),
+        components: stack.components.clone(),
+        entrypoint: stack.entrypoint.clone(),
+        steps: Vec::new(),
+    };
+    serde_json::to_string(&slim).map_err(|e| DriveError::Scratch {
+        context: "cannot encode the stack".into(),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
+/// The code hash of every command step, computed once for the run on this machine (the
+/// files of the pipeline's folder are read once however many steps name them).
+async fn command_code_hashes(stack: &ResolvedStack) -> Result<HashMap<String, String>, DriveError> {
+    let steps: Vec<StepSpec> = stack
+        .steps
+        .iter()
+        .filter(|s| !s.command.is_empty())
+        .cloned()
+        .collect();
+    if steps.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let dir = match &stack.entrypoint.working_dir {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::current_dir().map_err(|source| DriveError::Scratch {
+            context: "cannot read the current directory".into(),
+            source,
+        })?,
+    };
+    tokio::task::spawn_blocking(move || {
+        let mut hasher = crate::code_hash::CodeHasher::new(dir);
+        steps
+            .iter()
+            .map(|step| {
+                Ok((
+                    step.name.clone(),
+                    hasher.command_hash(&step.command, &step.sources)?,
+                ))
+            })
+            .collect::<Result<HashMap<_, _>, crate::code_hash::CodeHashError>>()
+    })
+    .await
+    .map_err(|e| DriveError::CodeHash(e.to_string()))?
+    .map_err(|e| DriveError::CodeHash(e.to_string()))
+}
+
+/// What every step's environment carries besides its name.
+struct StepInputs {
+    /// [`env::STACK`]: holds secrets.
+    stack_json: String,
+    code_hashes: HashMap<String, String>,
+}
+
+#[allow(clippy::too_many_arguments)]
 fn build_plan(
     stack: &ResolvedStack,
     config: &LocalOrchestratorConfig,
@@ -458,6 +511,7 @@ fn build_plan(
     run_id: Uuid,
     run_token: &str,
     scratch: &Scratch,
+    prepared: &StepInputs,
 ) -> LaunchPlan {
     let spec = spec_of(stack);
     let cwd = stack
@@ -470,18 +524,21 @@ fn build_plan(
         .steps
         .iter()
         .map(|step| {
-            let env = vec![
+            let mut env = vec![
                 (env::URL.to_string(), url.to_string()),
                 (env::RUN_ID.to_string(), run_id.to_string()),
                 (env::STEP.to_string(), step.name.clone()),
                 (env::RUN_TOKEN.to_string(), run_token.to_string()),
-                (env::STACK_FILE.to_string(), path_text(&scratch.stack_file)),
+                (env::STACK.to_string(), prepared.stack_json.clone()),
                 (
                     RESULT_FILE_ENV.to_string(),
                     path_text(&result_file(scratch.path(), &step.name)),
                 ),
                 (SCRATCH_DIR_ENV.to_string(), path_text(scratch.path())),
             ];
+            if let Some(hash) = prepared.code_hashes.get(&step.name) {
+                env.push((env::CODE_HASH.to_string(), hash.clone()));
+            }
             PlannedStep {
                 name: step.name.clone(),
                 upstream: spec
@@ -1071,7 +1128,11 @@ mod tests {
     fn the_plan_has_one_step_per_spec_step_with_its_environment() {
         let stack = stack(three_steps(), "local");
         let config = local_config(&stack).expect("local");
-        let scratch = Scratch::create(Uuid::nil(), None, &stack).expect("scratch");
+        let scratch = Scratch::create(Uuid::nil(), None).expect("scratch");
+        let prepared = StepInputs {
+            stack_json: stack_for_steps(&stack).expect("json"),
+            code_hashes: [("train".to_string(), "sha256:abc".to_string())].into(),
+        };
         let mut opts = DriveOptions::new("/usr/bin/weir", vec!["step".into(), "exec".into()]);
         opts.fail_fast = Some(true);
         let plan = build_plan(
@@ -1082,6 +1143,7 @@ mod tests {
             Uuid::nil(),
             "wrt_token",
             &scratch,
+            &prepared,
         );
         assert_eq!(plan.parallelism, 3);
         assert!(plan.fail_fast, "the override wins");
@@ -1105,13 +1167,20 @@ mod tests {
         assert_eq!(env[env::RUN_TOKEN], "wrt_token");
         assert_eq!(env[env::URL], "http://127.0.0.1:8080");
         assert!(env[RESULT_FILE_ENV].ends_with("train.result"));
-        let stack_file = Path::new(env[env::STACK_FILE]);
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(stack_file)
-            .expect("stack file")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(env[env::CODE_HASH], "sha256:abc");
+        let given: ResolvedStack = serde_json::from_str(env[env::STACK]).expect("stack");
+        assert!(
+            given.steps.is_empty(),
+            "each step learns its spec when it starts"
+        );
+        assert_eq!(given.components.len(), 2);
+        assert!(
+            std::fs::read_dir(scratch.path())
+                .expect("scratch")
+                .next()
+                .is_none(),
+            "nothing secret is written to the scratch folder"
+        );
         let dir = scratch.path().to_path_buf();
         drop(scratch);
         assert!(!dir.exists(), "the scratch folder goes with the run");

@@ -34,7 +34,6 @@ pub use weir_flavors::orchestrators::EXIT_STEP_FAILED_REPORTED;
 use weir_flavors::stores::{ArtifactStore, StoreError};
 
 use crate::client::{Client, ClientError};
-use crate::code_hash::{CodeHashError, command_code_hash};
 use crate::runs::with_retries;
 
 /// Where the runtime writes its [`StepResultFile`] (set by the driver, per step).
@@ -66,16 +65,14 @@ pub enum RuntimeError {
     MissingEnv(&'static str),
     #[error("{name} is invalid: {message}")]
     BadEnv { name: &'static str, message: String },
-    #[error("cannot read the stack file {}: {message}", path.display())]
-    StackFile { path: PathBuf, message: String },
+    #[error("WEIR_STACK is not a resolved stack: {0}")]
+    Stack(String),
     #[error("step `{0}` is not part of this run")]
     UnknownStep(String),
     #[error("step `{0}` has no command: `weir step exec` runs command steps")]
     NotACommandStep(String),
     #[error("the stack has no artifact store")]
     NoArtifactStore,
-    #[error(transparent)]
-    CodeHash(#[from] CodeHashError),
     #[error(transparent)]
     Server(#[from] ClientError),
     #[error("artifact store: {0}")]
@@ -101,7 +98,10 @@ pub struct StepEnv {
     pub step: String,
     /// The run token; never printed.
     token: String,
-    pub stack_file: PathBuf,
+    /// The resolved stack as JSON ([`env::STACK`]); holds secrets, never printed.
+    stack_json: String,
+    /// The step's code hash when the driver computed it ([`env::CODE_HASH`]).
+    pub code_hash: Option<String>,
     /// 1 for the first attempt.
     pub attempt: u32,
     pub max_attempts: u32,
@@ -116,7 +116,8 @@ impl fmt::Debug for StepEnv {
             .field("run_id", &self.run_id)
             .field("step", &self.step)
             .field("token", &"…")
-            .field("stack_file", &self.stack_file)
+            .field("stack", &"…")
+            .field("code_hash", &self.code_hash)
             .field("attempt", &self.attempt)
             .field("max_attempts", &self.max_attempts)
             .field("result_file", &self.result_file)
@@ -126,9 +127,9 @@ impl fmt::Debug for StepEnv {
 }
 
 impl StepEnv {
-    /// Reads `WEIR_URL`, `WEIR_RUN_ID`, `WEIR_STEP`, `WEIR_RUN_TOKEN`, `WEIR_STACK_FILE`,
+    /// Reads `WEIR_URL`, `WEIR_RUN_ID`, `WEIR_STEP`, `WEIR_RUN_TOKEN`, `WEIR_STACK`,
     /// `WEIR_STEP_ATTEMPT`, `WEIR_STEP_MAX_ATTEMPTS` (both 1 when unset) and the
-    /// optional [`RESULT_FILE_ENV`] and [`SCRATCH_DIR_ENV`].
+    /// optional `WEIR_CODE_HASH`, [`RESULT_FILE_ENV`] and [`SCRATCH_DIR_ENV`].
     pub fn from_env() -> Result<Self, RuntimeError> {
         fn var(name: &'static str) -> Option<String> {
             std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -155,7 +156,8 @@ impl StepEnv {
             run_id,
             step: required(env::STEP)?,
             token: required(env::RUN_TOKEN)?,
-            stack_file: PathBuf::from(required(env::STACK_FILE)?),
+            stack_json: required(env::STACK)?,
+            code_hash: var(env::CODE_HASH),
             attempt: number(env::ATTEMPT)?,
             max_attempts: number(env::MAX_ATTEMPTS)?,
             result_file: var(RESULT_FILE_ENV).map(PathBuf::from),
@@ -169,14 +171,15 @@ impl StepEnv {
         run_id: Uuid,
         step: impl Into<String>,
         token: impl Into<String>,
-        stack_file: impl Into<PathBuf>,
+        stack_json: impl Into<String>,
     ) -> Self {
         Self {
             url: url.into(),
             run_id,
             step: step.into(),
             token: token.into(),
-            stack_file: stack_file.into(),
+            stack_json: stack_json.into(),
+            code_hash: None,
             attempt: 1,
             max_attempts: 1,
             result_file: None,
@@ -343,32 +346,14 @@ enum CommandEnd {
 
 impl StepExec {
     async fn run(&mut self) -> Result<i32, RuntimeError> {
-        let stack = read_stack(&self.env.stack_file)?;
-        let spec = stack
-            .steps
-            .iter()
-            .find(|s| s.name == self.env.step)
-            .cloned()
-            .ok_or_else(|| RuntimeError::UnknownStep(self.env.step.clone()))?;
-        if spec.command.is_empty() {
-            return Err(RuntimeError::NotACommandStep(spec.name));
-        }
+        let stack = read_stack(&self.env.stack_json)?;
         let working_dir = match &stack.entrypoint.working_dir {
             Some(dir) => PathBuf::from(dir),
             None => std::env::current_dir().map_err(io_error("the current directory"))?,
         };
-        let code_hash = {
-            let (command, sources, dir) = (
-                spec.command.clone(),
-                spec.sources.clone(),
-                working_dir.clone(),
-            );
-            tokio::task::spawn_blocking(move || command_code_hash(&command, &sources, &dir))
-                .await
-                .map_err(|e| RuntimeError::Io {
-                    context: "computing the code hash".into(),
-                    source: std::io::Error::other(e.to_string()),
-                })??
+        let code_hash = match &self.env.code_hash {
+            Some(hash) => hash.clone(),
+            None => return Err(RuntimeError::MissingEnv(env::CODE_HASH)),
         };
         let parent = getppid();
         let request = StartStepRequest {
@@ -387,6 +372,9 @@ impl StepExec {
                 Some("the run was asked to stop".into()),
             );
             return Ok(0);
+        }
+        if started.step.command.is_empty() {
+            return Err(RuntimeError::NotACommandStep(started.step.name.clone()));
         }
         let missing = match self.try_cache(&stack, &started).await? {
             CacheCheck::Reused => return Ok(0),
@@ -472,28 +460,33 @@ impl StepExec {
             Some(dir) => dir.clone(),
             None => std::env::temp_dir(),
         };
-        let attempt_dir = tempfile::Builder::new()
-            .prefix(&format!("{}.{}-", step.name, self.env.attempt))
-            .tempdir_in(&scratch_root)
-            .map_err(io_error(format!(
-                "cannot create a scratch folder in {}",
-                scratch_root.display()
-            )))?;
-        let inputs_dir = attempt_dir.path().join("inputs");
-        let outputs_dir = attempt_dir.path().join("outputs");
-        for dir in [&inputs_dir, &outputs_dir] {
-            std::fs::create_dir(dir).map_err(io_error(format!("create {}", dir.display())))?;
-        }
-        let metadata_file = attempt_dir.path().join("metadata.jsonl");
-        std::fs::write(&metadata_file, b"")
-            .map_err(io_error(format!("create {}", metadata_file.display())))?;
+        // The attempt's files sit in the run's scratch folder, named after the step and
+        // attempt: no folder per attempt, since creating files is much of a trivial
+        // step's cost. Removed when the attempt ends.
+        let files = AttemptFiles::new(&scratch_root, &step.name, self.env.attempt);
+        let output_paths: std::collections::BTreeMap<&str, PathBuf> = step
+            .outputs
+            .keys()
+            .map(|name| (name.as_str(), files.path(&format!("out-{name}"))))
+            .collect();
+        let output_path = |name: &str| output_paths.get(name).cloned().unwrap_or_default();
+        // `weir metadata log` creates it on its first line.
+        let metadata_file = files.path("metadata.jsonl");
 
         let mut vars: Vec<(String, String)> = Vec::new();
         if !started.inputs.is_empty() {
             let store = self.store(stack).await?.clone();
             for (name, version) in &started.inputs {
-                let path = inputs_dir.join(name);
-                store.download_file(&version.uri, &path).await?;
+                // A local store's objects are read in place (they are read-only);
+                // others are downloaded next to the attempt's outputs.
+                let path = match store.readable_path(&version.uri).await? {
+                    Some(path) => path,
+                    None => {
+                        let path = files.path(&format!("in-{name}"));
+                        store.download_file(&version.uri, &path).await?;
+                        path
+                    }
+                };
                 vars.push((env_name(env::INPUT_PREFIX, name), path_text(&path)));
             }
         }
@@ -503,7 +496,7 @@ impl StepExec {
         for name in step.outputs.keys() {
             vars.push((
                 env_name(env::OUTPUT_PREFIX, name),
-                path_text(&outputs_dir.join(name)),
+                path_text(&output_path(name)),
             ));
         }
         vars.push((env::METADATA_FILE.to_string(), path_text(&metadata_file)));
@@ -521,7 +514,8 @@ impl StepExec {
             .envs(vars)
             // What the command needs is in its variables; the run's credentials are not.
             .env_remove(env::RUN_TOKEN)
-            .env_remove(env::STACK_FILE)
+            .env_remove(env::STACK)
+            .env_remove(env::CODE_HASH)
             .env_remove(RESULT_FILE_ENV)
             .env_remove(SCRATCH_DIR_ENV)
             .stdin(Stdio::null())
@@ -558,7 +552,7 @@ impl StepExec {
                 Ok(EXIT_STEP_FAILED_REPORTED)
             }
             CommandEnd::Exited(status) if status.success() => {
-                if let Some(reason) = missing_output(step, &outputs_dir) {
+                if let Some(reason) = missing_output(step, &output_path) {
                     return self.fail(reason, Some(0), metadata, missing).await;
                 }
                 let store = if step.outputs.is_empty() {
@@ -571,7 +565,7 @@ impl StepExec {
                     let prefix = started.artifact_prefix.trim_end_matches('/');
                     for (name, output) in &step.outputs {
                         let stored = store
-                            .upload_file(&outputs_dir.join(name), &format!("{prefix}/{name}"))
+                            .store_file(&output_path(name), &format!("{prefix}/{name}"))
                             .await?;
                         outputs.insert(
                             name.clone(),
@@ -1001,20 +995,43 @@ fn cut_line(mut line: String) -> String {
     line
 }
 
-fn read_stack(path: &Path) -> Result<ResolvedStack, RuntimeError> {
-    let text = std::fs::read_to_string(path).map_err(|e| RuntimeError::StackFile {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    serde_json::from_str(&text).map_err(|e| RuntimeError::StackFile {
-        path: path.to_path_buf(),
+fn read_stack(json: &str) -> Result<ResolvedStack, RuntimeError> {
+    serde_json::from_str(json).map_err(|e| {
         // Line and column only: the message of a type error may quote a secret value.
-        message: format!(
-            "not a resolved stack (line {}, column {})",
-            e.line(),
-            e.column()
-        ),
+        RuntimeError::Stack(format!("line {}, column {}", e.line(), e.column()))
     })
+}
+
+/// The files of one attempt in the run's scratch folder (`<step>.<attempt>.<name>`),
+/// removed when dropped (what moved into the artifact store is gone already).
+struct AttemptFiles {
+    prefix: std::ffi::OsString,
+    handed_out: std::cell::RefCell<Vec<PathBuf>>,
+}
+
+impl AttemptFiles {
+    fn new(root: &Path, step: &str, attempt: u32) -> Self {
+        Self {
+            prefix: root.join(format!("{step}.{attempt}.")).into_os_string(),
+            handed_out: Default::default(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        let mut path = self.prefix.clone();
+        path.push(name);
+        let path = PathBuf::from(path);
+        self.handed_out.borrow_mut().push(path.clone());
+        path
+    }
+}
+
+impl Drop for AttemptFiles {
+    fn drop(&mut self) {
+        for path in self.handed_out.get_mut().drain(..) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// `WEIR_INPUT_DATASET` for the input `dataset`.
@@ -1073,9 +1090,9 @@ pub fn exit_reason(status: std::process::ExitStatus, last_stderr: Option<&str>) 
 }
 
 /// The first declared output the command did not write as a file.
-fn missing_output(step: &StepSpec, outputs_dir: &Path) -> Option<String> {
+fn missing_output(step: &StepSpec, output_path: &dyn Fn(&str) -> PathBuf) -> Option<String> {
     for name in step.outputs.keys() {
-        let path = outputs_dir.join(name);
+        let path = output_path(name);
         let variable = env_name(env::OUTPUT_PREFIX, name);
         if path.is_dir() {
             return Some(format!(
@@ -1305,19 +1322,20 @@ mod tests {
             "name": "train", "command": ["x"], "outputs": {"model": {}, "report": {}}
         }))
         .expect("spec");
+        let path = |name: &str| dir.path().join(name);
         assert_eq!(
-            missing_output(&step, dir.path()).as_deref(),
+            missing_output(&step, &path).as_deref(),
             Some("did not write output `model` (WEIR_OUTPUT_MODEL)")
         );
         std::fs::write(dir.path().join("model"), b"m").expect("write");
         std::fs::create_dir(dir.path().join("report")).expect("mkdir");
         assert!(
-            missing_output(&step, dir.path())
+            missing_output(&step, &path)
                 .expect("folder")
                 .contains("is a folder")
         );
         std::fs::remove_dir(dir.path().join("report")).expect("rmdir");
         std::fs::write(dir.path().join("report"), b"r").expect("write");
-        assert_eq!(missing_output(&step, dir.path()), None);
+        assert_eq!(missing_output(&step, &path), None);
     }
 }

@@ -38,6 +38,7 @@ pub fn run(cmd: &MetadataCommand) -> anyhow::Result<()> {
             };
             let text = metadata_lines(pairs)?;
             let mut file = std::fs::OpenOptions::new()
+                .create(true)
                 .append(true)
                 .open(&path)
                 .with_context(|| format!("Failed to open {}", path.to_string_lossy()))?;

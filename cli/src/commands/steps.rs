@@ -16,10 +16,19 @@ pub enum StepCommand {
 
 pub async fn run(cmd: &StepCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        StepCommand::Exec => {
-            let step_env = StepEnv::from_env()?;
-            let code = exec_command_step(step_env).await;
-            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
-        }
+        StepCommand::Exec => Ok(exec().await),
     }
+}
+
+/// `weir step exec`: one attempt of the step the environment names.
+pub async fn exec() -> ExitCode {
+    let step_env = match StepEnv::from_env() {
+        Ok(step_env) => step_env,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = exec_command_step(step_env).await;
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

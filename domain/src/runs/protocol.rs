@@ -42,6 +42,7 @@ pub struct RunCaller {
     stack_name: String,
     author_id: Option<Uuid>,
     parameters: Value,
+    artifact_store: Option<Uuid>,
 }
 
 /// Checks a run token for the run named in the path. Unknown, ended or foreign
@@ -63,18 +64,46 @@ pub async fn authenticate(pool: &PgPool, run_id: Uuid, token: &str) -> Result<Ru
         stack_name: row.stack_name,
         author_id: row.author_id,
         parameters: row.parameters,
+        artifact_store: row.artifact_store,
     })
 }
 
-async fn spec_of(
-    db: impl sqlx::PgExecutor<'_>,
-    caller: &RunCaller,
-) -> Result<(PipelineSpec, weir_api::pipelines::Entrypoint)> {
+/// A snapshot's spec and entrypoint, parsed. Snapshots never change, so every replica
+/// may keep what it parsed: the run protocol reads the spec on each step's start and
+/// finish, and parsing a large spec costs more than the rest of the request.
+type ParsedSnapshot = std::sync::Arc<(PipelineSpec, weir_api::pipelines::Entrypoint)>;
+
+/// Parsed snapshots kept per process; past this many the cache starts over.
+const SNAPSHOT_CACHE: usize = 256;
+
+static SNAPSHOTS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<Uuid, ParsedSnapshot>>,
+> = std::sync::LazyLock::new(Default::default);
+
+async fn spec_of(db: impl sqlx::PgExecutor<'_>, caller: &RunCaller) -> Result<ParsedSnapshot> {
+    let cached = || {
+        SNAPSHOTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&caller.snapshot_id)
+            .cloned()
+    };
+    if let Some(parsed) = cached() {
+        return Ok(parsed);
+    }
     let row = pipelines::repo::snapshot(db, caller.snapshot_id)
         .await?
         .ok_or(DomainError::NotFound)?;
     let snapshot = snapshot_from(row)?;
-    Ok((snapshot.spec, snapshot.entrypoint))
+    let parsed: ParsedSnapshot = std::sync::Arc::new((snapshot.spec, snapshot.entrypoint));
+    let mut cache = SNAPSHOTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if cache.len() >= SNAPSHOT_CACHE {
+        cache.clear();
+    }
+    cache.insert(caller.snapshot_id, parsed.clone());
+    Ok(parsed)
 }
 
 /// The author as a principal, for the permission checks made on their behalf.
@@ -202,7 +231,8 @@ pub async fn resolved_stack(
             config,
         });
     }
-    let (spec, entrypoint) = spec_of(&mut *tx, caller).await?;
+    let parsed = spec_of(&mut *tx, caller).await?;
+    let (spec, entrypoint) = (&parsed.0, &parsed.1);
     audit::record(
         &mut *tx,
         AuditEvent::new(AuditAction::RunStackResolved)
@@ -220,8 +250,8 @@ pub async fn resolved_stack(
     Ok(ResolvedStack {
         stack: caller.stack_name.clone(),
         components,
-        entrypoint,
-        steps: spec.steps,
+        entrypoint: entrypoint.clone(),
+        steps: spec.steps.clone(),
     })
 }
 
@@ -233,6 +263,8 @@ fn should_stop(status: ExecutionStatus) -> bool {
 /// stop request.
 pub async fn heartbeat(pool: &PgPool, caller: &RunCaller) -> Result<HeartbeatResponse> {
     let mut tx = pool.begin().await?;
+    // The next beat replaces this one: no need to wait for the disk.
+    repo::commit_without_waiting(&mut *tx).await?;
     repo::lock_run(&mut *tx, caller.run_id).await?;
     let s = status(&repo::heartbeat(&mut tx, caller.run_id).await?);
     tx.commit().await?;
@@ -359,9 +391,18 @@ pub async fn start_step(
         return Err(DomainError::field("code_hash", "must be sha256:<hex>"));
     }
     let mut tx = pool.begin().await?;
+    // On every step's path, so the commit does not wait for the disk: should PostgreSQL
+    // itself crash within a moment of it, the start is lost, the step's finish is
+    // refused (it never started) and the attempt fails; nothing is wrongly recorded.
+    repo::commit_without_waiting(&mut *tx).await?;
     let run_status = status(&repo::lock_run(&mut *tx, caller.run_id).await?);
-    let (spec, entrypoint) = spec_of(&mut *tx, caller).await?;
-    let step = spec.step(step_name).cloned().ok_or(DomainError::NotFound)?;
+    let parsed = spec_of(&mut *tx, caller).await?;
+    let entrypoint = parsed.1.clone();
+    let step = parsed
+        .0
+        .step(step_name)
+        .cloned()
+        .ok_or(DomainError::NotFound)?;
     let row = repo::lock_step(&mut *tx, caller.run_id, step_name)
         .await?
         .ok_or(DomainError::NotFound)?;
@@ -407,18 +448,19 @@ pub async fn start_step(
     }
     let outputs = serde_json::to_value(&step.outputs)
         .map_err(|e| anyhow::anyhow!("outputs not serialisable: {e}"))?;
-    let store = repo::artifact_store_of(&mut *tx, caller.stack_id).await?;
     let key = cache_key(
         step_name,
-        store,
+        caller.artifact_store,
         &req.code_hash,
         &inputs,
         &parameters,
         &outputs,
     );
-    let names: Vec<String> = inputs.keys().cloned().collect();
-    let versions: Vec<Uuid> = inputs.values().map(|v| v.id).collect();
-    repo::set_inputs(&mut tx, row.id, &names, &versions).await?;
+    if !inputs.is_empty() {
+        let names: Vec<String> = inputs.keys().cloned().collect();
+        let versions: Vec<Uuid> = inputs.values().map(|v| v.id).collect();
+        repo::set_inputs(&mut *tx, row.id, &names, &versions).await?;
+    }
     repo::start_step(
         &mut *tx,
         row.id,
@@ -428,7 +470,12 @@ pub async fn start_step(
         &key,
     )
     .await?;
-    repo::set_run_running(&mut *tx, caller.run_id).await?;
+    if matches!(
+        run_status,
+        ExecutionStatus::Queued | ExecutionStatus::Initializing | ExecutionStatus::Provisioning
+    ) {
+        repo::set_run_running(&mut *tx, caller.run_id).await?;
+    }
     let mut cache_hit = None;
     if step.settings.enable_cache
         && let Some((hit, hit_run)) =
@@ -518,23 +565,27 @@ pub async fn finish_step(
     }
     let mut tx = pool.begin().await?;
     let run_status = status(&repo::lock_run(&mut *tx, caller.run_id).await?);
-    let (spec, _) = spec_of(&mut *tx, caller).await?;
+    let parsed = spec_of(&mut *tx, caller).await?;
+    let spec = &parsed.0;
     let step = spec.step(step_name).cloned().ok_or(DomainError::NotFound)?;
     let row = repo::lock_step(&mut *tx, caller.run_id, step_name)
         .await?
         .ok_or(DomainError::NotFound)?;
+    let unchanged = FinishStepResponse {
+        step_run_id: row.id,
+        status: status(&row.status),
+        run_status,
+    };
     if status(&row.status).is_finished() || run_status.is_finished() {
         // Already ended (for example by a stop): nothing changes.
-        let step = super::steps_from(&mut tx, vec![row]).await?.remove(0);
         tx.commit().await?;
-        return Ok(FinishStepResponse { step, run_status });
+        return Ok(unchanged);
     }
     let current_attempt = u32::try_from(row.attempt).unwrap_or(0);
     if req.attempt < current_attempt {
         // A report of an earlier attempt arriving late: the newer one counts.
-        let step = super::steps_from(&mut tx, vec![row]).await?.remove(0);
         tx.commit().await?;
-        return Ok(FinishStepResponse { step, run_status });
+        return Ok(unchanged);
     }
     if matches!(req.status, Completed | Cached)
         && (req.attempt != current_attempt || status(&row.status) != ExecutionStatus::Running)
@@ -600,22 +651,22 @@ pub async fn finish_step(
         Completed => {
             for (name, output) in &req.outputs {
                 let artifact = format!("{}.{}.{}", spec.name, step_name, name);
-                let (artifact_id, version) =
-                    repo::next_artifact_version(&mut *tx, &artifact, caller.pipeline_id).await?;
-                let id = repo::insert_version(
+                repo::register_output(
                     &mut *tx,
-                    artifact_id,
-                    version,
-                    &output.uri,
-                    &truncate(&output.data_type, 200),
-                    &truncate(&output.materializer, 200),
-                    &output.content_hash,
-                    output.size,
-                    row.id,
+                    caller.pipeline_id,
                     caller.run_id,
+                    row.id,
+                    repo::NewOutput {
+                        artifact: &artifact,
+                        output: name,
+                        uri: &output.uri,
+                        data_type: &truncate(&output.data_type, 200),
+                        materializer: &truncate(&output.materializer, 200),
+                        content_hash: &output.content_hash,
+                        size: output.size,
+                    },
                 )
                 .await?;
-                repo::link_output(&mut *tx, row.id, name, id).await?;
             }
         }
         Cached => {
@@ -675,12 +726,12 @@ pub async fn finish_step(
         repo::finish_run(&mut tx, caller.run_id, Completed.as_str(), None, "stopped").await?;
         run_status = Completed;
     }
-    let updated = repo::lock_step(&mut *tx, caller.run_id, step_name)
-        .await?
-        .ok_or(DomainError::NotFound)?;
-    let step = super::steps_from(&mut tx, vec![updated]).await?.remove(0);
     tx.commit().await?;
-    Ok(FinishStepResponse { step, run_status })
+    Ok(FinishStepResponse {
+        step_run_id: row.id,
+        status: req.status,
+        run_status,
+    })
 }
 
 /// Stores lines grouped by step and attempt, one chunk per group; long lines are cut.
@@ -745,7 +796,8 @@ pub async fn append_logs(
             stop: true,
         });
     }
-    let (spec, _) = spec_of(&mut *tx, caller).await?;
+    let parsed = spec_of(&mut *tx, caller).await?;
+    let spec = &parsed.0;
     if let Some(bad) = req
         .lines
         .iter()

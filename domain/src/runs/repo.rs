@@ -203,6 +203,9 @@ pub(crate) struct TokenRow {
     pub stack_name: String,
     pub author_id: Option<Uuid>,
     pub parameters: Value,
+    /// The stack's artifact store (part of every cache key: outputs in one store are
+    /// no hit for runs writing to another).
+    pub artifact_store: Option<Uuid>,
 }
 
 /// The run a token opens: while the run goes on, and for `grace_secs` after it ended
@@ -216,8 +219,11 @@ pub(crate) async fn run_by_token(
 ) -> sqlx::Result<Option<TokenRow>> {
     sqlx::query_as!(
         TokenRow,
-        "select id, name, pipeline_id, snapshot_id, stack_id, stack_name, author_id, parameters
-           from pipeline_run
+        "select r.id, r.name, r.pipeline_id, r.snapshot_id, r.stack_id, r.stack_name, r.author_id,
+                r.parameters,
+                (select component_id from stack_slot
+                  where stack_id = r.stack_id and component_type = 'artifact_store') as artifact_store
+           from pipeline_run r
           where id = $1 and token_hash = $2
             and (finished_at is null or finished_at > now() - make_interval(secs => $3))",
         id,
@@ -228,18 +234,13 @@ pub(crate) async fn run_by_token(
     .await
 }
 
-/// The artifact store of a stack (part of every cache key: outputs in one store are
-/// no hit for runs writing to another).
-pub(crate) async fn artifact_store_of(
-    db: impl sqlx::PgExecutor<'_>,
-    stack: Option<Uuid>,
-) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar!(
-        "select component_id from stack_slot where stack_id = $1 and component_type = 'artifact_store'",
-        stack
-    )
-    .fetch_optional(db)
-    .await
+/// Lets the transaction's commit return before its WAL is on disk (for writes that are
+/// redone or harmless to lose in a crash of PostgreSQL itself).
+pub(crate) async fn commit_without_waiting(db: impl sqlx::PgExecutor<'_>) -> sqlx::Result<()> {
+    sqlx::query!("set local synchronous_commit = off")
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// Locks the run row; its current status.
@@ -595,26 +596,23 @@ pub(crate) async fn cache_candidate(
     .map(|r| (r.id, r.run_id)))
 }
 
+/// Records the artifact versions a step attempt reads (again for a later attempt).
 pub(crate) async fn set_inputs(
-    db: &mut sqlx::PgConnection,
+    db: impl sqlx::PgExecutor<'_>,
     step_run: Uuid,
     names: &[String],
     versions: &[Uuid],
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "delete from step_run_input where step_run_id = $1",
-        step_run
-    )
-    .execute(&mut *db)
-    .await?;
-    sqlx::query!(
         "insert into step_run_input (step_run_id, name, artifact_version_id)
-         select $1, name, version from unnest($2::text[], $3::uuid[]) as i(name, version)",
+         select $1, name, version from unnest($2::text[], $3::uuid[]) as i(name, version)
+         on conflict (step_run_id, name)
+            do update set artifact_version_id = excluded.artifact_version_id",
         step_run,
         names,
         versions
     )
-    .execute(&mut *db)
+    .execute(db)
     .await?;
     Ok(())
 }
@@ -637,53 +635,57 @@ pub(crate) async fn link_output(
     Ok(())
 }
 
-/// The next version of the named artifact (created on first use): (artifact id, version).
-pub(crate) async fn next_artifact_version(
-    db: impl sqlx::PgExecutor<'_>,
-    name: &str,
-    pipeline: Uuid,
-) -> sqlx::Result<(Uuid, i32)> {
-    let row = sqlx::query!(
-        "insert into artifact (id, name, pipeline_id, latest_version) values ($1, $2, $3, 1)
-         on conflict (name) do update set latest_version = artifact.latest_version + 1,
-                                          updated_at = now()
-         returning id, latest_version",
-        Uuid::new_v4(),
-        name,
-        pipeline
-    )
-    .fetch_one(db)
-    .await?;
-    Ok((row.id, row.latest_version))
+/// An uploaded output to register.
+pub(crate) struct NewOutput<'a> {
+    /// `<pipeline>.<step>.<output>`.
+    pub artifact: &'a str,
+    /// The step's output name.
+    pub output: &'a str,
+    pub uri: &'a str,
+    pub data_type: &'a str,
+    pub materializer: &'a str,
+    pub content_hash: &'a str,
+    pub size: i64,
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn insert_version(
+/// Registers an output in one statement: the artifact's next version (the artifact is
+/// created on first use), produced by and linked to the step run. Answers the version.
+pub(crate) async fn register_output(
     db: impl sqlx::PgExecutor<'_>,
-    artifact: Uuid,
-    version: i32,
-    uri: &str,
-    data_type: &str,
-    materializer: &str,
-    content_hash: &str,
-    size: i64,
-    producer: Uuid,
+    pipeline: Uuid,
     run: Uuid,
+    step_run: Uuid,
+    new: NewOutput<'_>,
 ) -> sqlx::Result<Uuid> {
     sqlx::query_scalar!(
-        "insert into artifact_version (id, artifact_id, version, uri, data_type, materializer,
-                                       content_hash, size, producer_step_run_id, run_id)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id",
+        r#"with a as (
+             insert into artifact (id, name, pipeline_id, latest_version) values ($1, $2, $3, 1)
+             on conflict (name) do update set latest_version = artifact.latest_version + 1,
+                                              updated_at = now()
+             returning id, latest_version
+           ), v as (
+             insert into artifact_version (id, artifact_id, version, uri, data_type, materializer,
+                                           content_hash, size, producer_step_run_id, run_id)
+             select $4, a.id, a.latest_version, $5, $6, $7, $8, $9, $10, $11 from a
+             returning id
+           )
+           insert into step_run_output (step_run_id, name, artifact_version_id)
+           select $10, $12, v.id from v
+           on conflict (step_run_id, name)
+              do update set artifact_version_id = excluded.artifact_version_id
+           returning artifact_version_id"#,
         Uuid::new_v4(),
-        artifact,
-        version,
-        uri,
-        data_type,
-        materializer,
-        content_hash,
-        size,
-        producer,
-        run
+        new.artifact,
+        pipeline,
+        Uuid::new_v4(),
+        new.uri,
+        new.data_type,
+        new.materializer,
+        new.content_hash,
+        new.size,
+        step_run,
+        run,
+        new.output
     )
     .fetch_one(db)
     .await

@@ -5,11 +5,14 @@ use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
 use std::pin::Pin;
 
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use tokio::fs;
+
 use tokio::io::AsyncRead;
 
 use super::{
-    StoreError, StoredObject, content_hash, validate_key, validate_uri_key, write_file_atomically,
+    Durability, StoreError, StoredObject, content_hash, validate_key, validate_uri_key,
+    write_file_atomically,
 };
 
 const SCHEME: &str = "file://";
@@ -95,53 +98,16 @@ impl LocalStore {
     /// Refuses `path` when its deepest existing ancestor (itself included) resolves,
     /// through symbolic links, to a place outside the store. Whatever does not exist yet
     /// will be created below that ancestor, so inside. A dangling link is refused: where
-    /// it would lead is unknown.
+    /// it would lead is unknown. One trip to a blocking thread.
     async fn confine(&self, path: &Path, uri: &str) -> Result<(), StoreError> {
-        let outside = || StoreError::OutsideStore {
-            uri: uri.to_owned(),
-        };
-        let mut current = path.to_path_buf();
-        loop {
-            match fs::symlink_metadata(&current).await {
-                Ok(_) => {
-                    let real = match fs::canonicalize(&current).await {
-                        Ok(real) => real,
-                        Err(e) if e.kind() == ErrorKind::NotFound => return Err(outside()),
-                        Err(e) => {
-                            return Err(StoreError::Io {
-                                context: format!("resolve {}", current.display()),
-                                source: e,
-                            });
-                        }
-                    };
-                    return if real.starts_with(&self.real_root) {
-                        Ok(())
-                    } else {
-                        Err(outside())
-                    };
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
-                    if current == self.root {
-                        return Err(StoreError::Io {
-                            context: format!(
-                                "open the artifact store directory {}",
-                                self.root.display()
-                            ),
-                            source: e,
-                        });
-                    }
-                    if !current.pop() || !current.starts_with(&self.root) {
-                        return Err(outside());
-                    }
-                }
-                Err(e) => {
-                    return Err(StoreError::Io {
-                        context: format!("inspect {}", current.display()),
-                        source: e,
-                    });
-                }
-            }
-        }
+        let (root, real_root) = (self.root.clone(), self.real_root.clone());
+        let (path, uri) = (path.to_path_buf(), uri.to_owned());
+        tokio::task::spawn_blocking(move || confine_blocking(&root, &real_root, path, &uri))
+            .await
+            .map_err(|e| StoreError::Io {
+                context: "check the path".into(),
+                source: std::io::Error::other(e.to_string()),
+            })?
     }
 
     #[tracing::instrument(skip_all, fields(key = %key))]
@@ -158,8 +124,13 @@ impl LocalStore {
         let mut source = fs::File::open(local)
             .await
             .map_err(StoreError::io(format!("open {}", local.display())))?;
-        let (size, hasher) =
-            write_file_atomically(&mut source, &dest, &local.display().to_string()).await?;
+        let (size, hasher) = write_file_atomically(
+            &mut source,
+            &dest,
+            &local.display().to_string(),
+            Durability::Synced,
+        )
+        .await?;
         // Make the rename itself durable.
         if let Ok(dir) = fs::File::open(parent).await {
             let _ = dir.sync_all().await;
@@ -172,11 +143,71 @@ impl LocalStore {
         })
     }
 
+    /// Moves `local` into the store under `key` when both are on one file system
+    /// (hashed, synced, renamed: no copy, and no partial object ever visible); copies
+    /// it like [`Self::upload_file`] otherwise.
+    #[tracing::instrument(skip_all, fields(key = %key))]
+    pub async fn store_file(&self, local: &Path, key: &str) -> Result<StoredObject, StoreError> {
+        let uri = self.uri_for(key)?;
+        let dest = self.root.join(key);
+        let (root, real_root) = (self.root.clone(), self.real_root.clone());
+        let (source, checked_uri) = (local.to_path_buf(), uri.clone());
+        // One trip to a blocking thread: on every step's path.
+        let moved = tokio::task::spawn_blocking(move || {
+            confine_blocking(&root, &real_root, dest.clone(), &checked_uri)?;
+            let parent = dest.parent().unwrap_or(&root).to_path_buf();
+            std::fs::create_dir_all(&parent)
+                .map_err(StoreError::io(format!("create {}", parent.display())))?;
+            // Again now that the folders exist: one may have been swapped for a link.
+            confine_blocking(&root, &real_root, parent.clone(), &checked_uri)?;
+            Ok::<_, StoreError>(move_into_place(&source, &dest, &parent))
+        })
+        .await
+        .map_err(|e| StoreError::Io {
+            context: format!("store {}", local.display()),
+            source: std::io::Error::other(e.to_string()),
+        })??;
+        match moved {
+            Ok((size, hasher)) => Ok(StoredObject {
+                uri,
+                size,
+                content_hash: content_hash(hasher),
+            }),
+            Err(e) if e.raw_os_error() == Some(nix::libc::EXDEV) => {
+                self.upload_file(local, key).await
+            }
+            Err(e) => Err(StoreError::Io {
+                context: format!("store {}", local.display()),
+                source: e,
+            }),
+        }
+    }
+
     #[tracing::instrument(skip_all, fields(uri = %uri))]
     pub async fn download_file(&self, uri: &str, dest: &Path) -> Result<u64, StoreError> {
         let mut file = self.open_object(uri).await?;
-        let (written, _) = write_file_atomically(&mut file, dest, uri).await?;
+        let (written, _) = write_file_atomically(&mut file, dest, uri, Durability::Cached).await?;
         Ok(written)
+    }
+
+    /// The path of the regular file at `uri`, confined to the store.
+    pub async fn readable_path(&self, uri: &str) -> Result<PathBuf, StoreError> {
+        let path = self.confined_path(uri).await?;
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => Ok(path),
+            Ok(_) => Err(StoreError::NotFound {
+                uri: uri.to_owned(),
+            }),
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                Err(StoreError::NotFound {
+                    uri: uri.to_owned(),
+                })
+            }
+            Err(e) => Err(StoreError::Io {
+                context: format!("inspect {}", path.display()),
+                source: e,
+            }),
+        }
     }
 
     pub async fn exists(&self, uri: &str) -> Result<bool, StoreError> {
@@ -236,6 +267,96 @@ impl LocalStore {
         }
         Ok(file)
     }
+}
+
+/// [`LocalStore::confine`], on the calling thread.
+fn confine_blocking(
+    root: &Path,
+    real_root: &Path,
+    mut current: PathBuf,
+    uri: &str,
+) -> Result<(), StoreError> {
+    let outside = || StoreError::OutsideStore {
+        uri: uri.to_owned(),
+    };
+    loop {
+        match std::fs::symlink_metadata(&current) {
+            Ok(_) => {
+                let real = match std::fs::canonicalize(&current) {
+                    Ok(real) => real,
+                    Err(e) if e.kind() == ErrorKind::NotFound => return Err(outside()),
+                    Err(e) => {
+                        return Err(StoreError::Io {
+                            context: format!("resolve {}", current.display()),
+                            source: e,
+                        });
+                    }
+                };
+                return if real.starts_with(real_root) {
+                    Ok(())
+                } else {
+                    Err(outside())
+                };
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                if current == root {
+                    return Err(StoreError::Io {
+                        context: format!("open the artifact store directory {}", root.display()),
+                        source: e,
+                    });
+                }
+                if !current.pop() || !current.starts_with(root) {
+                    return Err(outside());
+                }
+            }
+            Err(e) => {
+                return Err(StoreError::Io {
+                    context: format!("inspect {}", current.display()),
+                    source: e,
+                });
+            }
+        }
+    }
+}
+
+/// Hashes and syncs the regular file `source`, renames it to `dest` and syncs the
+/// folder, so the object is whole and durable once it is visible. A link or anything
+/// but a regular file is refused.
+fn move_into_place(
+    source: &Path,
+    dest: &Path,
+    parent: &Path,
+) -> std::io::Result<(u64, sha2::Sha256)> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(source)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            ErrorKind::InvalidInput,
+            format!("{} is not a regular file", source.display()),
+        ));
+    }
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    // Objects never change: read-only, since steps read their inputs in place.
+    file.set_permissions(std::fs::Permissions::from_mode(0o444))?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(source, dest)?;
+    std::fs::File::open(parent)?.sync_all()?;
+    Ok((size, hasher))
 }
 
 /// An absolute path without `.`/`..` components, control characters or a trailing slash.
@@ -556,5 +677,58 @@ mod tests {
             store.open_read(&uri).await.map(|_| ()),
             Err(StoreError::NotFound { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn stored_objects_are_read_only_and_read_in_place() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store_in(dir.path()).await;
+        let copied = store
+            .upload_file(&source_file(dir.path(), b"copied").await, "a/copied")
+            .await
+            .expect("upload");
+        let output = dir.path().join("output");
+        fs::write(&output, b"moved").await.expect("write");
+        let moved = store.store_file(&output, "a/moved").await.expect("store");
+        assert!(
+            !output.exists(),
+            "a file on the store's file system is moved"
+        );
+        assert_eq!(moved.size, 5);
+        for stored in [&copied, &moved] {
+            let path = store.readable_path(&stored.uri).await.expect("path");
+            assert!(path.starts_with(store.root()), "{}", path.display());
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o444, "{}", path.display());
+        }
+        assert_eq!(
+            std::fs::read(store.readable_path(&moved.uri).await.expect("path")).expect("read"),
+            b"moved"
+        );
+        let missing = store.uri_for("a/none").expect("uri");
+        assert!(matches!(
+            store.readable_path(&missing).await,
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn paths_to_read_in_place_stay_in_the_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store_in(dir.path()).await;
+        let secret = dir.path().join("secret");
+        fs::write(&secret, b"secret").await.expect("write");
+        symlink(&secret, store.root().join("leak")).expect("symlink");
+        assert_outside(
+            store
+                .readable_path(&store.uri_for("leak").expect("uri"))
+                .await,
+        );
+        assert_outside(
+            store
+                .readable_path(&format!("file://{}", secret.display()))
+                .await,
+        );
     }
 }

@@ -122,8 +122,29 @@ impl ArtifactStore {
         }
     }
 
+    /// Like [`Self::upload_file`] for a file the caller is done with (a step's output
+    /// in its scratch folder): a local store on the same file system moves it into
+    /// place instead of copying it. `local` may be gone afterwards.
+    pub async fn store_file(&self, local: &Path, key: &str) -> Result<StoredObject, StoreError> {
+        match self {
+            Self::Local(store) => store.store_file(local, key).await,
+            Self::S3(store) => store.upload_file(local, key).await,
+        }
+    }
+
+    /// Where a step may read the object at `uri` in place: its file, for a `local`
+    /// store (objects are immutable and stored read-only, so no copy is needed);
+    /// `None` for a remote store, whose objects are downloaded instead.
+    pub async fn readable_path(&self, uri: &str) -> Result<Option<std::path::PathBuf>, StoreError> {
+        match self {
+            Self::Local(store) => store.readable_path(uri).await.map(Some),
+            Self::S3(_) => Ok(None),
+        }
+    }
+
     /// Streams the object at `uri` into the file `dest` (replaced atomically when it
-    /// exists); answers the number of bytes written.
+    /// exists, but not synced to disk: downloads are working copies); answers the
+    /// number of bytes written.
     pub async fn download_file(&self, uri: &str, dest: &Path) -> Result<u64, StoreError> {
         match self {
             Self::Local(store) => store.download_file(uri, dest).await,
@@ -277,13 +298,23 @@ fn temp_sibling(path: &Path) -> Result<std::path::PathBuf, StoreError> {
     Ok(path.with_file_name(temp))
 }
 
-/// Copies `reader` into a temporary file beside `dest`, syncs it and renames it to
-/// `dest`, so `dest` never holds a partial copy. Answers the bytes written and their
-/// hash. The temporary file is removed on failure.
-async fn write_file_atomically(
+/// Whether a written file must survive a crash of the machine once written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// Synced and made read-only before it is renamed into place (objects of a store).
+    Synced,
+    /// Left to the page cache (working copies, which a crash makes moot).
+    Cached,
+}
+
+/// Copies `reader` into a temporary file beside `dest`, syncs it when asked and renames
+/// it to `dest`, so `dest` never holds a partial copy. Answers the bytes written and
+/// their hash. The temporary file is removed on failure.
+pub(crate) async fn write_file_atomically(
     reader: &mut (impl AsyncRead + Unpin),
     dest: &Path,
     source_name: &str,
+    durability: Durability,
 ) -> Result<(u64, Sha256), StoreError> {
     let temp = temp_sibling(dest)?;
     let result = async {
@@ -310,9 +341,16 @@ async fn write_file_atomically(
                 .map_err(StoreError::io(format!("write {}", temp.display())))?;
             written += n as u64;
         }
-        file.sync_all()
-            .await
-            .map_err(StoreError::io(format!("sync {}", temp.display())))?;
+        if durability == Durability::Synced {
+            // A store's objects never change once written (steps read them in place).
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o444))
+                .await
+                .map_err(StoreError::io(format!("protect {}", temp.display())))?;
+            file.sync_all()
+                .await
+                .map_err(StoreError::io(format!("sync {}", temp.display())))?;
+        }
         drop(file);
         tokio::fs::rename(&temp, dest)
             .await

@@ -19,8 +19,8 @@ use tokio::io::AsyncRead;
 use tokio::task::JoinSet;
 
 use super::{
-    MAX_KEY_BYTES, PART_SIZE, StoreError, StoredObject, content_hash, read_up_to, validate_key,
-    validate_uri_key, write_file_atomically,
+    Durability, MAX_KEY_BYTES, PART_SIZE, StoreError, StoredObject, content_hash, read_up_to,
+    validate_key, validate_uri_key, write_file_atomically,
 };
 use crate::builtin::S3ArtifactStoreConfig;
 
@@ -370,7 +370,8 @@ impl S3Store {
         let expected = object.content_length.and_then(|n| u64::try_from(n).ok());
         let reader = object.body.into_async_read();
         tokio::pin!(reader);
-        let (written, _) = write_file_atomically(&mut reader, dest, uri).await?;
+        let (written, _) =
+            write_file_atomically(&mut reader, dest, uri, Durability::Cached).await?;
         if let Some(expected) = expected
             && expected != written
         {
