@@ -51,6 +51,10 @@ pub struct StepSpec {
     /// For Rust SDK steps: the step's function, run by re-running the pipeline binary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<String>,
+    /// For Rust SDK steps: `sha256:…` of the step function as compiled; its runs start
+    /// with this code hash. (A command step's hash is computed when it runs.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_hash: Option<String>,
     /// Globs (relative to the working directory) of the files whose content makes up a
     /// command step's code hash; every file under the working directory, hidden folders
     /// excluded, when empty.
@@ -277,6 +281,27 @@ impl PipelineSpec {
                 format!("step `{}` has both a command and a function", step.name),
             )),
             _ => {}
+        }
+        match (&step.code_hash, &step.function) {
+            (Some(hash), Some(_)) if !is_sha256(hash) => problems.push(FieldError::new(
+                format!("{at}.code_hash"),
+                "must be sha256: and 64 hex digits",
+            )),
+            (Some(_), None) => problems.push(FieldError::new(
+                format!("{at}.code_hash"),
+                "only function steps carry a code hash (a command step's is computed when it runs)",
+            )),
+            _ => {}
+        }
+        if let Some(function) = &step.function
+            && (function.is_empty()
+                || function.len() > 200
+                || function.chars().any(char::is_control))
+        {
+            problems.push(FieldError::new(
+                format!("{at}.function"),
+                "must be 1 to 200 characters without control characters",
+            ));
         }
         if step.command.first().is_some_and(|p| p.trim().is_empty()) {
             problems.push(FieldError::new(
@@ -575,6 +600,16 @@ pub fn canonical_json(value: &Value) -> String {
     let mut out = String::new();
     write(value, &mut out);
     out
+}
+
+/// `sha256:` followed by 64 lowercase hex digits.
+pub fn is_sha256(text: &str) -> bool {
+    text.strip_prefix("sha256:").is_some_and(|digits| {
+        digits.len() == 64
+            && digits
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// Lowercase hexadecimal.

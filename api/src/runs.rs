@@ -318,6 +318,10 @@ pub struct StartStepRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct StartStepResponse {
     pub step_run_id: Uuid,
+    /// The run's name and parameters (a step's context).
+    pub run_name: String,
+    #[schema(value_type = Object)]
+    pub run_parameters: Map<String, Value>,
     pub step: StepSpec,
     pub entrypoint: Entrypoint,
     /// Artifact inputs, by input name.
@@ -381,6 +385,75 @@ pub struct NewArtifactVersion {
     pub size: i64,
     pub data_type: String,
     pub materializer: String,
+    /// Views uploaded beside it (at most [`MAX_VISUALIZATIONS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub visualizations: Vec<Visualization>,
+    /// Metadata of the version itself (`weir::log_artifact_metadata`).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+}
+
+/// The most visualizations one artifact version may have.
+pub const MAX_VISUALIZATIONS: usize = 10;
+
+/// What a visualization shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VisualizationKind {
+    /// A JSON document, shown as a tree.
+    Json,
+    /// CSV with a header line, shown as a table.
+    Csv,
+    /// Markdown, rendered and sanitised.
+    Markdown,
+    /// A PNG image.
+    Png,
+    /// Plain text.
+    Text,
+}
+
+impl VisualizationKind {
+    /// `json`, `csv`, `markdown`, `png` or `text`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Csv => "csv",
+            Self::Markdown => "markdown",
+            Self::Png => "png",
+            Self::Text => "text",
+        }
+    }
+
+    /// The extension of its file in the artifact store.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Csv => "csv",
+            Self::Markdown => "md",
+            Self::Png => "png",
+            Self::Text => "txt",
+        }
+    }
+
+    /// The media type it is served as.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::Csv => "text/csv; charset=utf-8",
+            Self::Markdown => "text/markdown; charset=utf-8",
+            Self::Png => "image/png",
+            Self::Text => "text/plain; charset=utf-8",
+        }
+    }
+}
+
+/// A view of an artifact version, stored beside it in the artifact store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Visualization {
+    pub kind: VisualizationKind,
+    pub uri: String,
+    pub size: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -522,6 +595,8 @@ pub struct ArtifactVersion {
     pub size: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub producer: Option<StepRef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub visualizations: Vec<Visualization>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -541,7 +616,12 @@ pub struct ArtifactVersionDetail {
     pub version: ArtifactVersion,
     /// Steps that read it (the first 100).
     pub consumers: Vec<StepRef>,
+    /// Metadata logged on the version itself.
+    #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
+    /// Metadata its producing step logged.
+    #[schema(value_type = Object)]
+    pub step_metadata: Map<String, Value>,
 }
 
 /// An artifact: the versions one output of one pipeline step produced.

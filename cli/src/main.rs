@@ -91,7 +91,11 @@ async fn main() -> ExitCode {
     // Every step of every run starts `weir step exec`: it skips building the parser of
     // the whole command line (most of this binary's start-up time).
     if is_step_exec(std::env::args_os().skip(1)) {
-        return commands::steps::exec().await;
+        let code = commands::steps::exec().await;
+        // The attempt has reported itself: end at once rather than wind the runtime
+        // down thread by thread (the driver waits for this exit to start the next step).
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        std::process::exit(code);
     }
     let cli = Cli::parse();
     match commands::run(cli).await {

@@ -153,13 +153,16 @@ pub fn command_code_hash(
     CodeHasher::new(working_dir.to_path_buf()).command_hash(command, sources)
 }
 
+/// The (relative path, content hash) of each file a `sources` list names.
+type ListedFiles = std::sync::Arc<Vec<(String, [u8; 32])>>;
+
 /// Code hashes of the command steps of one folder: each distinct `sources` list is
 /// walked once, and each file read once, however many steps name it.
 #[derive(Debug)]
 pub struct CodeHasher {
     working_dir: PathBuf,
     /// The (relative path, content hash) list of each `sources` list seen.
-    listed: std::collections::HashMap<Vec<String>, std::sync::Arc<Vec<(String, [u8; 32])>>>,
+    listed: std::collections::HashMap<Vec<String>, ListedFiles>,
     /// Content hashes by relative path; `None`: gone while the folder was read.
     contents: std::collections::HashMap<String, Option<[u8; 32]>>,
 }
@@ -198,10 +201,7 @@ impl CodeHasher {
         ))
     }
 
-    fn files(
-        &mut self,
-        sources: &[String],
-    ) -> Result<std::sync::Arc<Vec<(String, [u8; 32])>>, CodeHashError> {
+    fn files(&mut self, sources: &[String]) -> Result<ListedFiles, CodeHashError> {
         if let Some(files) = self.listed.get(sources) {
             return Ok(files.clone());
         }

@@ -16,19 +16,18 @@ pub enum StepCommand {
 
 pub async fn run(cmd: &StepCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        StepCommand::Exec => Ok(exec().await),
+        StepCommand::Exec => Ok(ExitCode::from(u8::try_from(exec().await).unwrap_or(1))),
     }
 }
 
-/// `weir step exec`: one attempt of the step the environment names.
-pub async fn exec() -> ExitCode {
-    let step_env = match StepEnv::from_env() {
-        Ok(step_env) => step_env,
+/// `weir step exec`: one attempt of the step the environment names; answers the exit
+/// code.
+pub async fn exec() -> i32 {
+    match StepEnv::from_env() {
+        Ok(step_env) => exec_command_step(step_env).await,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            2
         }
-    };
-    let code = exec_command_step(step_env).await;
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
+    }
 }

@@ -105,16 +105,21 @@ pub async fn version(pool: &PgPool, actor: &Principal, id: Uuid) -> Result<Artif
             step_run_id,
         })
         .collect();
-    let metadata = match producer {
+    let step_metadata = match producer {
         Some(step) => repo::version_metadata(pool, step)
             .await?
             .into_iter()
             .collect(),
         None => Default::default(),
     };
+    let metadata = repo::artifact_version_metadata(pool, id)
+        .await?
+        .into_iter()
+        .collect();
     Ok(ArtifactVersionDetail {
         version: version_from(row),
         consumers,
         metadata,
+        step_metadata,
     })
 }

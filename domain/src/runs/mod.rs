@@ -151,6 +151,8 @@ pub(crate) fn version_from(row: VersionRow) -> ArtifactVersion {
         content_hash: row.content_hash,
         size: row.size,
         producer,
+        // Written by the server only, in this shape; an unreadable value shows none.
+        visualizations: serde_json::from_value(row.visualizations).unwrap_or_default(),
         created_at: row.created_at,
     }
 }

@@ -11,8 +11,8 @@ use weir_api::pipelines::{InputSource, PipelineSpec, canonical_json, hex};
 use weir_api::runs::{
     AppendLogsRequest, ArtifactVersion, CacheHit, ExecutionStatus, FinishRunRequest,
     FinishStepRequest, FinishStepResponse, HeartbeatResponse, LogStream, MAX_LOG_BATCH,
-    MAX_LOG_LINE, MAX_METADATA_ENTRIES, MAX_METADATA_KEY, MAX_METADATA_VALUE, NewLogLine,
-    ResolvedComponent, ResolvedStack, Run, StartStepRequest, StartStepResponse,
+    MAX_LOG_LINE, MAX_METADATA_ENTRIES, MAX_METADATA_KEY, MAX_METADATA_VALUE, MAX_VISUALIZATIONS,
+    NewLogLine, ResolvedComponent, ResolvedStack, Run, StartStepRequest, StartStepResponse,
 };
 use weir_api::secrets::SecretReference;
 use weir_api::stacks::ComponentType;
@@ -403,15 +403,32 @@ pub async fn start_step(
         .step(step_name)
         .cloned()
         .ok_or(DomainError::NotFound)?;
+    if let Some(expected) = &step.code_hash
+        && *expected != req.code_hash
+    {
+        return Err(DomainError::field(
+            "code_hash",
+            format!(
+                "differs from the code hash the snapshot records for step `{step_name}`: \
+                 the binary running the step is not the one that registered the run"
+            ),
+        ));
+    }
     let row = repo::lock_step(&mut *tx, caller.run_id, step_name)
         .await?
         .ok_or(DomainError::NotFound)?;
+    let run_parameters = match &caller.parameters {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
     let artifact_prefix = format!("runs/{}/{}/{}", caller.run_id, step_name, req.attempt);
     let stopped = should_stop(run_status) || status(&row.status).is_finished();
     if stopped {
         tx.commit().await?;
         return Ok(StartStepResponse {
             step_run_id: row.id,
+            run_name: caller.run_name.clone(),
+            run_parameters,
             step,
             entrypoint,
             inputs: BTreeMap::new(),
@@ -497,6 +514,8 @@ pub async fn start_step(
     tx.commit().await?;
     Ok(StartStepResponse {
         step_run_id: row.id,
+        run_name: caller.run_name.clone(),
+        run_parameters,
         step,
         entrypoint,
         inputs,
@@ -630,6 +649,26 @@ pub async fn finish_step(
                         "must be sha256:<hex>",
                     ));
                 }
+                if output.visualizations.len() > MAX_VISUALIZATIONS {
+                    problems.push(FieldError::new(
+                        format!("outputs.{name}.visualizations"),
+                        format!("at most {MAX_VISUALIZATIONS} per artifact version"),
+                    ));
+                }
+                for (i, view) in output.visualizations.iter().enumerate() {
+                    if view.uri.is_empty() || view.uri.len() > 2048 || view.size < 0 {
+                        problems.push(FieldError::new(
+                            format!("outputs.{name}.visualizations[{i}]"),
+                            "needs a uri of 1 to 2048 characters and a size of at least 0",
+                        ));
+                    }
+                }
+                let mut artifact_problems = Vec::new();
+                check_metadata(&output.metadata, &mut artifact_problems);
+                problems.extend(artifact_problems.into_iter().map(|p| FieldError {
+                    field: format!("outputs.{name}.{}", p.field),
+                    message: p.message,
+                }));
             }
         }
         Cached if req.cached_from.is_none() => {
@@ -651,7 +690,9 @@ pub async fn finish_step(
         Completed => {
             for (name, output) in &req.outputs {
                 let artifact = format!("{}.{}.{}", spec.name, step_name, name);
-                repo::register_output(
+                let visualizations = serde_json::to_value(&output.visualizations)
+                    .map_err(|e| anyhow::anyhow!("visualizations not serialisable: {e}"))?;
+                let version = repo::register_output(
                     &mut *tx,
                     caller.pipeline_id,
                     caller.run_id,
@@ -664,9 +705,23 @@ pub async fn finish_step(
                         materializer: &truncate(&output.materializer, 200),
                         content_hash: &output.content_hash,
                         size: output.size,
+                        visualizations,
                     },
                 )
                 .await?;
+                if !output.metadata.is_empty() {
+                    let keys: Vec<String> = output.metadata.keys().cloned().collect();
+                    let values: Vec<Value> = output.metadata.values().cloned().collect();
+                    repo::insert_artifact_metadata(
+                        &mut *tx,
+                        caller.run_id,
+                        row.id,
+                        version,
+                        &keys,
+                        &values,
+                    )
+                    .await?;
+                }
             }
         }
         Cached => {
@@ -834,6 +889,7 @@ mod tests {
             content_hash: hash.into(),
             size: 1,
             producer: None,
+            visualizations: vec![],
             created_at: Utc::now(),
         }
     }

@@ -496,6 +496,7 @@ pub(crate) struct VersionRow {
     pub producer_step: Option<String>,
     pub producer_run_id: Option<Uuid>,
     pub producer_run: Option<String>,
+    pub visualizations: Value,
     pub created_at: DateTime<Utc>,
 }
 
@@ -511,7 +512,7 @@ pub(crate) async fn step_output(
         r#"select v.id, a.name as artifact, v.version, v.uri, v.data_type, v.materializer,
                   v.content_hash, v.size, v.producer_step_run_id, ps.name as "producer_step?",
                   pr.id as "producer_run_id?", pr.name as "producer_run?",
-                  v.created_at as "created_at: DateTime<Utc>"
+                  v.visualizations, v.created_at as "created_at: DateTime<Utc>"
              from step_run s
              join step_run_output o on o.step_run_id = s.id
              join artifact_version v on v.id = o.artifact_version_id
@@ -536,7 +537,7 @@ pub(crate) async fn outputs_of(
         r#"select o.name as output, v.id, a.name as artifact, v.version, v.uri, v.data_type,
                   v.materializer, v.content_hash, v.size, v.producer_step_run_id, v.missing,
                   ps.name as "producer_step?", pr.id as "producer_run_id?", pr.name as "producer_run?",
-                  v.created_at as "created_at: DateTime<Utc>"
+                  v.visualizations, v.created_at as "created_at: DateTime<Utc>"
              from step_run_output o
              join artifact_version v on v.id = o.artifact_version_id
              join artifact a on a.id = v.artifact_id
@@ -564,6 +565,7 @@ pub(crate) async fn outputs_of(
                 producer_step: r.producer_step,
                 producer_run_id: r.producer_run_id,
                 producer_run: r.producer_run,
+                visualizations: r.visualizations,
                 created_at: r.created_at,
             },
             r.missing,
@@ -646,6 +648,8 @@ pub(crate) struct NewOutput<'a> {
     pub materializer: &'a str,
     pub content_hash: &'a str,
     pub size: i64,
+    /// `[{"kind", "uri", "size"}]`.
+    pub visualizations: Value,
 }
 
 /// Registers an output in one statement: the artifact's next version (the artifact is
@@ -665,8 +669,9 @@ pub(crate) async fn register_output(
              returning id, latest_version
            ), v as (
              insert into artifact_version (id, artifact_id, version, uri, data_type, materializer,
-                                           content_hash, size, producer_step_run_id, run_id)
-             select $4, a.id, a.latest_version, $5, $6, $7, $8, $9, $10, $11 from a
+                                           content_hash, size, producer_step_run_id, run_id,
+                                           visualizations)
+             select $4, a.id, a.latest_version, $5, $6, $7, $8, $9, $10, $11, $13 from a
              returning id
            )
            insert into step_run_output (step_run_id, name, artifact_version_id)
@@ -685,7 +690,8 @@ pub(crate) async fn register_output(
         new.size,
         step_run,
         run,
-        new.output
+        new.output,
+        new.visualizations
     )
     .fetch_one(db)
     .await
@@ -847,7 +853,8 @@ pub(crate) async fn metadata(
         r#"select m.id, m.key, m.value, s.name as "step?",
                   m.created_at as "created_at: DateTime<Utc>"
              from run_metadata m left join step_run s on s.id = m.step_run_id
-            where m.run_id = $1 and ($2::bigint is null or m.id > $2)
+            where m.run_id = $1 and m.artifact_version_id is null
+              and ($2::bigint is null or m.id > $2)
             order by m.id limit $3"#,
         run,
         after,
@@ -862,7 +869,8 @@ pub(crate) async fn version_metadata(
     step_run: Uuid,
 ) -> sqlx::Result<Vec<(String, Value)>> {
     Ok(sqlx::query!(
-        "select key, value from run_metadata where step_run_id = $1 order by id limit 1000",
+        "select key, value from run_metadata
+          where step_run_id = $1 and artifact_version_id is null order by id limit 1000",
         step_run
     )
     .fetch_all(db)
@@ -870,6 +878,44 @@ pub(crate) async fn version_metadata(
     .into_iter()
     .map(|r| (r.key, r.value))
     .collect())
+}
+
+/// Metadata logged on an artifact version itself.
+pub(crate) async fn artifact_version_metadata(
+    db: impl sqlx::PgExecutor<'_>,
+    version: Uuid,
+) -> sqlx::Result<Vec<(String, Value)>> {
+    Ok(sqlx::query!(
+        "select key, value from run_metadata where artifact_version_id = $1 order by id limit 1000",
+        version
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|r| (r.key, r.value))
+    .collect())
+}
+
+pub(crate) async fn insert_artifact_metadata(
+    db: impl sqlx::PgExecutor<'_>,
+    run: Uuid,
+    step_run: Uuid,
+    version: Uuid,
+    keys: &[String],
+    values: &[Value],
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into run_metadata (run_id, step_run_id, artifact_version_id, key, value)
+         select $1, $2, $3, key, value from unnest($4::text[], $5::jsonb[]) as m(key, value)",
+        run,
+        step_run,
+        version,
+        keys,
+        values
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 pub(crate) struct ArtifactRow {
@@ -949,7 +995,7 @@ pub(crate) async fn versions(
         r#"select v.id, a.name as artifact, v.version, v.uri, v.data_type, v.materializer,
                   v.content_hash, v.size, v.producer_step_run_id, ps.name as "producer_step?",
                   pr.id as "producer_run_id?", pr.name as "producer_run?",
-                  v.created_at as "created_at: DateTime<Utc>"
+                  v.visualizations, v.created_at as "created_at: DateTime<Utc>"
              from artifact_version v
              join artifact a on a.id = v.artifact_id
              left join step_run ps on ps.id = v.producer_step_run_id
@@ -974,7 +1020,7 @@ pub(crate) async fn version(
         r#"select v.id, a.name as artifact, v.version, v.uri, v.data_type, v.materializer,
                   v.content_hash, v.size, v.producer_step_run_id, ps.name as "producer_step?",
                   pr.id as "producer_run_id?", pr.name as "producer_run?",
-                  v.created_at as "created_at: DateTime<Utc>", p.owner_id, m.role as "my_role?"
+                  v.visualizations, v.created_at as "created_at: DateTime<Utc>", p.owner_id, m.role as "my_role?"
              from artifact_version v
              join artifact a on a.id = v.artifact_id
              join pipeline p on p.id = a.pipeline_id
@@ -1002,6 +1048,7 @@ pub(crate) async fn version(
                 producer_step: r.producer_step,
                 producer_run_id: r.producer_run_id,
                 producer_run: r.producer_run,
+                visualizations: r.visualizations,
                 created_at: r.created_at,
             },
             r.owner_id,
@@ -1098,7 +1145,8 @@ pub(crate) async fn copy_step_metadata(
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into run_metadata (run_id, step_run_id, key, value)
-         select $2, $3, key, value from run_metadata where step_run_id = $1 order by id",
+         select $2, $3, key, value from run_metadata
+          where step_run_id = $1 and artifact_version_id is null order by id",
         from,
         run,
         to
