@@ -6,49 +6,21 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Credentials {
-    pub url: String,
-    pub api_key: String,
-    /// The key's id, so `weir logout` can revoke it; absent for keys given with --api-key.
-    #[serde(default)]
-    pub key_id: Option<Uuid>,
-    pub user: String,
-}
+pub use weir::launch::Credentials;
 
 /// `$WEIR_CONFIG_DIR`, else `$XDG_CONFIG_HOME/weir`, else `~/.config/weir`.
 pub fn dir() -> anyhow::Result<PathBuf> {
-    if let Some(d) = std::env::var_os("WEIR_CONFIG_DIR").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(d));
-    }
-    if let Some(d) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(d).join("weir"));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|v| !v.is_empty())
-        .context("HOME is not set; set WEIR_CONFIG_DIR")?;
-    Ok(PathBuf::from(home).join(".config/weir"))
+    Ok(weir::launch::config_dir()?)
 }
 
 fn file() -> anyhow::Result<PathBuf> {
-    Ok(dir()?.join("credentials.json"))
+    Ok(weir::launch::credentials_file()?)
 }
 
+/// The saved credentials; `None` when nobody logged in.
 pub fn load() -> anyhow::Result<Option<Credentials>> {
-    let path = file()?;
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{} is damaged; run `weir logout` and log in again",
-                path.display()
-            )
-        })?)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("Failed to read {}", path.display())),
-    }
+    Ok(weir::launch::load_credentials()?)
 }
 
 /// Writes the credentials, replacing any: the file is created with mode 0600 (its

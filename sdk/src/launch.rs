@@ -180,7 +180,48 @@ pub fn exit_code(outcome: &DriveOutcome) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::driver::StepFailure;
     use serde_json::json;
+    use std::time::Duration;
+
+    fn outcome(status: ExecutionStatus) -> DriveOutcome {
+        DriveOutcome {
+            status,
+            reason: None,
+            stopped_by: None,
+            failure: None,
+            failed_steps: vec![],
+            skipped: vec![],
+            elapsed: Duration::from_millis(1200),
+        }
+    }
+
+    #[test]
+    fn the_last_line_says_how_the_run_ended() {
+        let done = outcome(ExecutionStatus::Completed);
+        assert_eq!(summary("r1", &done), "Run r1 completed in 1.20 s");
+        assert_eq!(exit_code(&done), 0);
+        let mut failed = outcome(ExecutionStatus::Failed);
+        failed.failure = Some(StepFailure {
+            step: "train".into(),
+            reason: "exited with code 1: boom".into(),
+        });
+        assert_eq!(
+            summary("r1", &failed),
+            "Run r1 failed in 1.20 s: step train failed: exited with code 1: boom"
+        );
+        assert_eq!(exit_code(&failed), 1);
+        let mut stopped = outcome(ExecutionStatus::Stopped);
+        stopped.stopped_by = Some(StopCause::CtrlC);
+        stopped.reason = Some("stopped with Ctrl-C".into());
+        assert_eq!(
+            summary("r1", &stopped),
+            "Run r1 stopped after 1.20 s: stopped with Ctrl-C"
+        );
+        assert_eq!(exit_code(&stopped), 130);
+        stopped.stopped_by = Some(StopCause::Request);
+        assert_eq!(exit_code(&stopped), 1);
+    }
 
     #[test]
     fn values_are_typed_when_they_read_as_json() {
@@ -195,5 +236,6 @@ mod tests {
         assert_eq!(typed_value("null"), json!("null"));
         assert_eq!(typed_value(r#""42""#), json!("42"));
         assert_eq!(typed_value(""), json!(""));
+        assert_eq!(typed_value("hello world"), json!("hello world"));
     }
 }

@@ -5,7 +5,8 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use serde_json::{Value, json};
+use serde_json::json;
+use weir::launch::typed_value;
 use weir_api::runs::{MAX_METADATA_KEY, env};
 
 use crate::input;
@@ -63,36 +64,9 @@ fn metadata_lines(pairs: &[(String, String)]) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// A typed value from the command line: JSON numbers, booleans, lists, objects and
-/// quoted strings as such; anything else (`adam`, `007`, `null`) as text.
-pub fn typed_value(text: &str) -> Value {
-    match serde_json::from_str::<Value>(text.trim()) {
-        Ok(value @ (Value::Number(_) | Value::Bool(_) | Value::Array(_) | Value::Object(_))) => {
-            value
-        }
-        Ok(Value::String(s)) => Value::String(s),
-        _ => Value::String(text.to_string()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn values_are_typed_when_they_read_as_json() {
-        assert_eq!(typed_value("0.93"), json!(0.93));
-        assert_eq!(typed_value("3"), json!(3));
-        assert_eq!(typed_value("true"), json!(true));
-        assert_eq!(typed_value("[1, 2]"), json!([1, 2]));
-        assert_eq!(typed_value(r#"{"a": 1}"#), json!({"a": 1}));
-        assert_eq!(typed_value("adam"), json!("adam"));
-        assert_eq!(typed_value("007"), json!("007"));
-        assert_eq!(typed_value("null"), json!("null"));
-        assert_eq!(typed_value(r#""42""#), json!("42"));
-        assert_eq!(typed_value(""), json!(""));
-        assert_eq!(typed_value("hello world"), json!("hello world"));
-    }
 
     #[test]
     fn each_pair_becomes_one_json_line() {

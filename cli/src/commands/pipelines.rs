@@ -15,10 +15,10 @@ use weir_api::pipelines::{
 };
 use weir_api::runs::{CreateRunRequest, RunTrigger};
 
-use super::metadata::typed_value;
 use super::more;
 use super::runs::{DriveSettings, drive_attached, spawn_detached};
 use crate::{Cli, input, output, yaml};
+use weir::launch::typed_value;
 
 const YAML_HELP: &str = "\
 The file holds the pipeline's name, optional parameters (a JSON Schema each) and its steps; \

@@ -1,18 +1,16 @@
 //! `weir run list|show|logs|stop`, and the hidden `weir run drive` that drives a run
 //! started without `--wait` in the background.
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use uuid::Uuid;
-use weir::driver::{DriveOptions, DriveOutcome, StopCause, drive, format_duration};
+use weir::driver::{DriveOptions, drive, format_duration};
+use weir::launch;
 use weir::{Client, ClientError};
 use weir_api::pagination::Page;
 use weir_api::runs::{
@@ -412,7 +410,7 @@ pub async fn drive_attached(
     opts.handle_ctrl_c = true;
     opts.progress = Some(Box::new(move |line| say(&line.to_string())));
     let outcome = drive(&client, run.id, token, opts).await?;
-    let summary = summary(&run.name, &outcome);
+    let summary = launch::summary(&run.name, &outcome);
     if json {
         output::line(&serde_json::to_string_pretty(&serde_json::json!({
             "run": run.name,
@@ -425,103 +423,27 @@ pub async fn drive_attached(
     } else {
         say(&summary);
     }
-    Ok(exit_code(&outcome))
+    Ok(ExitCode::from(launch::exit_code(&outcome)))
 }
 
-/// The last line of a driven run.
-fn summary(run: &str, outcome: &DriveOutcome) -> String {
-    let took = format_duration(outcome.elapsed);
-    match outcome.status {
-        ExecutionStatus::Completed => format!("Run {run} completed in {took}"),
-        ExecutionStatus::Failed => match &outcome.failure {
-            Some(f) => format!(
-                "Run {run} failed in {took}: step {} failed: {}",
-                f.step, f.reason
-            ),
-            None => format!(
-                "Run {run} failed in {took}: {}",
-                outcome.reason.as_deref().unwrap_or("a step failed")
-            ),
-        },
-        other => format!(
-            "Run {run} {other} after {took}: {}",
-            outcome.reason.as_deref().unwrap_or("stopped")
-        ),
-    }
-}
-
-fn exit_code(outcome: &DriveOutcome) -> ExitCode {
-    match (outcome.status, outcome.stopped_by) {
-        (ExecutionStatus::Completed, _) => ExitCode::SUCCESS,
-        (ExecutionStatus::Stopped, Some(StopCause::CtrlC)) => ExitCode::from(130),
-        _ => ExitCode::from(1),
-    }
-}
-
-/// Where background drivers write: `$WEIR_CONFIG_DIR/runs`, else
-/// `$XDG_CACHE_HOME/weir/runs`, else `~/.cache/weir/runs`.
-fn driver_log_dir() -> anyhow::Result<PathBuf> {
-    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
-    if let Some(dir) = var("WEIR_CONFIG_DIR") {
-        return Ok(PathBuf::from(dir).join("runs"));
-    }
-    if let Some(dir) = var("XDG_CACHE_HOME") {
-        return Ok(PathBuf::from(dir).join("weir/runs"));
-    }
-    let home = var("HOME").context("HOME is not set; set WEIR_CONFIG_DIR")?;
-    Ok(PathBuf::from(home).join(".cache/weir/runs"))
-}
-
-/// Starts `weir run drive RUN_ID` in its own process group, detached from this
-/// terminal, logging to a file; the token goes through the environment, never argv.
-/// Answers the log file.
+/// Starts `weir run drive RUN_ID` in the background (see [`launch::spawn_detached`]).
 pub fn spawn_detached(run: &Run, token: &str, settings: &DriveSettings) -> anyhow::Result<PathBuf> {
-    let dir = driver_log_dir()?;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
-        .with_context(|| format!("Failed to create {}", dir.display()))?;
-    let log = dir.join(format!("{}.log", run.id));
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(&log)
-        .with_context(|| format!("Failed to create {}", log.display()))?;
-    writeln!(
-        file,
-        "{} weir {} driving run {} ({})",
-        Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
-        env!("CARGO_PKG_VERSION"),
-        run.name,
-        run.id
-    )?;
     let program = std::env::current_exe().context("Failed to find the weir executable")?;
-    let mut command = std::process::Command::new(program);
-    command
-        .args(["run", "drive", &run.id.to_string()])
-        .arg(format!("--heartbeat-ms={}", settings.heartbeat_ms))
-        .arg(format!("--run-name={}", run.name))
-        .arg(format!("--pipeline={}", run.pipeline))
-        .arg(format!("--version={}", run.snapshot_version))
-        .arg(format!("--stack={}", run.stack))
-        .env(env::URL, &settings.url)
-        .env(env::RUN_TOKEN, token)
-        // The driver and its steps need the run token only.
-        .env_remove("WEIR_API_KEY")
-        .stdin(Stdio::null())
-        .stdout(file.try_clone()?)
-        .stderr(file)
-        // Its own process group: Ctrl-C in this terminal does not reach it.
-        .process_group(0);
+    let mut args = vec![
+        "run".to_string(),
+        "drive".to_string(),
+        run.id.to_string(),
+        format!("--heartbeat-ms={}", settings.heartbeat_ms),
+        format!("--run-name={}", run.name),
+        format!("--pipeline={}", run.pipeline),
+        format!("--version={}", run.snapshot_version),
+        format!("--stack={}", run.stack),
+    ];
     if settings.continue_on_failure {
-        command.arg("--continue-on-failure");
+        args.push("--continue-on-failure".into());
     }
-    command
-        .spawn()
-        .context("Failed to start the run's driver in the background")?;
-    Ok(log)
+    launch::spawn_detached(&program, &args, &[], &settings.url, token, run)
+        .context("Failed to start the run's driver in the background")
 }
 
 async fn drive_detached(
@@ -575,46 +497,6 @@ fn placeholder_run(id: Uuid) -> Run {
 mod tests {
     use super::*;
     use clap::Parser;
-    use weir::driver::StepFailure;
-
-    fn outcome(status: ExecutionStatus) -> DriveOutcome {
-        DriveOutcome {
-            status,
-            reason: None,
-            stopped_by: None,
-            failure: None,
-            failed_steps: vec![],
-            skipped: vec![],
-            elapsed: Duration::from_millis(1200),
-        }
-    }
-
-    #[test]
-    fn the_last_line_says_how_the_run_ended() {
-        let done = outcome(ExecutionStatus::Completed);
-        assert_eq!(summary("r1", &done), "Run r1 completed in 1.20 s");
-        assert_eq!(exit_code(&done), ExitCode::SUCCESS);
-        let mut failed = outcome(ExecutionStatus::Failed);
-        failed.failure = Some(StepFailure {
-            step: "train".into(),
-            reason: "exited with code 1: boom".into(),
-        });
-        assert_eq!(
-            summary("r1", &failed),
-            "Run r1 failed in 1.20 s: step train failed: exited with code 1: boom"
-        );
-        assert_eq!(exit_code(&failed), ExitCode::from(1));
-        let mut stopped = outcome(ExecutionStatus::Stopped);
-        stopped.stopped_by = Some(StopCause::CtrlC);
-        stopped.reason = Some("stopped with Ctrl-C".into());
-        assert_eq!(
-            summary("r1", &stopped),
-            "Run r1 stopped after 1.20 s: stopped with Ctrl-C"
-        );
-        assert_eq!(exit_code(&stopped), ExitCode::from(130));
-        stopped.stopped_by = Some(StopCause::Request);
-        assert_eq!(exit_code(&stopped), ExitCode::from(1));
-    }
 
     #[test]
     fn log_lines_name_their_step_and_stream() {

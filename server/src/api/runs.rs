@@ -266,7 +266,7 @@ pub async fn list_versions(
 
 /// One artifact version with its lineage: the step that produced it, the steps that
 /// read it, and the metadata its step logged.
-#[utoipa::path(get, path = "/artifact-versions/{id}", tag = "artifacts", params(("run" = Uuid, Path)),
+#[utoipa::path(get, path = "/artifact-versions/{id}", tag = "artifacts", params(("id" = Uuid, Path)),
     responses((status = 200, body = ArtifactVersionDetail), (status = 401, body = E), (status = 404, body = E)))]
 pub async fn get_version(
     State(state): State<AppState>,
