@@ -89,6 +89,22 @@ enum Bench {
         #[arg(long, default_value_t = 10)]
         runs: usize,
     },
+    /// The same for Rust pipelines: the SDK's `sdk-chain` binary (release build) runs
+    /// chains of 3, 1 and 100 trivial steps as whole processes.
+    SdkPipelines {
+        /// The weir-server binary (a release build).
+        #[arg(long)]
+        server: PathBuf,
+        /// The `sdk-chain` binary of weir-sdk-fixtures (a release build).
+        #[arg(long)]
+        chain: PathBuf,
+        /// A PostgreSQL server URL; a scratch database is created on it and dropped after.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        /// Measured runs of each pipeline (the 100-step chain runs at most 5 times).
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+    },
 }
 
 #[tokio::main]
@@ -131,7 +147,24 @@ async fn main() -> anyhow::Result<()> {
             }
             pipelines::run(pipelines::Options {
                 server,
-                weir,
+                subject: pipelines::Subject::Yaml { weir },
+                database_url,
+                runs,
+            })
+            .await
+        }
+        Bench::SdkPipelines {
+            server,
+            chain,
+            database_url,
+            runs,
+        } => {
+            if runs == 0 {
+                bail!("--runs must be at least 1");
+            }
+            pipelines::run(pipelines::Options {
+                server,
+                subject: pipelines::Subject::Sdk { chain },
                 database_url,
                 runs,
             })

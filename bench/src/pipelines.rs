@@ -1,7 +1,8 @@
-//! `weir-bench pipelines`: how long a YAML pipeline takes as a whole `weir pipeline run
-//! --wait` process (3 trivial steps; chains of 1 and 100 steps for the per-step
+//! `weir-bench pipelines` and `weir-bench sdk-pipelines`: how long a pipeline of trivial
+//! steps takes as a whole process (3 steps; chains of 1 and 100 steps for the per-step
 //! overhead), and how many REST requests a run costs, counted by a proxy between the
-//! CLI and the server.
+//! client and the server. YAML pipelines run as `weir pipeline run NAME --wait`; Rust
+//! pipelines as the pipeline's own binary (`sdk-chain`, release build).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,9 +14,58 @@ use anyhow::{Context, bail};
 
 pub struct Options {
     pub server: PathBuf,
-    pub weir: PathBuf,
+    /// What runs the pipelines.
+    pub subject: Subject,
     pub database_url: String,
     pub runs: usize,
+}
+
+/// The client whose runs are timed.
+#[derive(Debug, Clone)]
+pub enum Subject {
+    /// The `weir` CLI running YAML pipelines.
+    Yaml { weir: PathBuf },
+    /// The Rust SDK's `sdk-chain` binary (`WEIR_CHAIN_STEPS` steps).
+    Sdk { chain: PathBuf },
+}
+
+impl Subject {
+    fn what(&self) -> &'static str {
+        match self {
+            Subject::Yaml { .. } => "`weir pipeline run --wait`",
+            Subject::Sdk { .. } => "Rust pipeline binary",
+        }
+    }
+
+    /// Runs the `n`-step pipeline once as a whole process against `url`.
+    fn run(&self, n: usize, url: &str, key: &str, cwd: &Path) -> anyhow::Result<Duration> {
+        let mut command = match self {
+            Subject::Yaml { weir } => {
+                let mut command = Command::new(weir);
+                command.args(["pipeline", "run", chain_name(n), "--wait"]);
+                command
+            }
+            Subject::Sdk { chain } => {
+                let mut command = Command::new(chain);
+                command.env("WEIR_CHAIN_STEPS", n.to_string());
+                command
+            }
+        };
+        command
+            .current_dir(cwd)
+            .env("WEIR_URL", url)
+            .env("WEIR_API_KEY", key)
+            .stdin(Stdio::null());
+        timed(command)
+    }
+}
+
+fn chain_name(n: usize) -> &'static str {
+    match n {
+        1 => "one",
+        3 => "three",
+        _ => "hundred",
+    }
 }
 
 struct Server {
@@ -41,13 +91,13 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-async fn start_server(opts: &Options, database_url: &str) -> anyhow::Result<Server> {
+async fn start_server(server: &Path, database_url: &str) -> anyhow::Result<Server> {
     let data = tempfile::tempdir()?;
     let password = "bench admin password";
     std::fs::write(data.path().join("pw"), format!("{password}\n"))?;
     let port = free_port()?;
     let url = format!("http://127.0.0.1:{port}");
-    let child = Command::new(&opts.server)
+    let child = Command::new(server)
         .env("DATABASE_URL", database_url)
         .env("WEIR_DATA_DIR", data.path())
         .env("WEIR_BIND", format!("127.0.0.1:{port}"))
@@ -58,7 +108,7 @@ async fn start_server(opts: &Options, database_url: &str) -> anyhow::Result<Serv
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .with_context(|| format!("Failed to start {}", opts.server.display()))?;
+        .with_context(|| format!("Failed to start {}", server.display()))?;
     let http = reqwest::Client::builder().cookie_store(true).build()?;
     let start = Instant::now();
     loop {
@@ -118,19 +168,17 @@ fn chain_yaml(dir: &Path, name: &str, n: usize) -> anyhow::Result<PathBuf> {
     Ok(file)
 }
 
-fn weir(opts: &Options, url: &str, key: &str, args: &[&str]) -> anyhow::Result<Duration> {
+/// Runs a command to its end; its wall time.
+fn timed(mut command: Command) -> anyhow::Result<Duration> {
     let start = Instant::now();
-    let out = Command::new(&opts.weir)
-        .args(args)
-        .env("WEIR_URL", url)
-        .env("WEIR_API_KEY", key)
-        .stdin(Stdio::null())
+    let out = command
         .output()
-        .with_context(|| format!("Failed to run {}", opts.weir.display()))?;
+        .with_context(|| format!("Failed to run {:?}", command.get_program()))?;
     let took = start.elapsed();
     if !out.status.success() {
         bail!(
-            "weir {args:?} failed: {}{}",
+            "{:?} failed: {}{}",
+            command.get_program(),
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
@@ -226,27 +274,24 @@ async fn counting_proxy(
 
 pub async fn run(opts: Options) -> anyhow::Result<()> {
     let db = crate::ScratchDb::create(&opts.database_url).await?;
-    let server = start_server(&opts, &db.url).await?;
+    let server = start_server(&opts.server, &db.url).await?;
     let work = tempfile::tempdir()?;
-    let pipelines = [("three", 3usize), ("one", 1), ("hundred", 100)];
-    for (name, n) in pipelines {
-        let file = chain_yaml(work.path(), name, n)?;
-        weir(
-            &opts,
-            &server.url,
-            &server.key,
-            &["pipeline", "register", file.to_str().context("path")?],
-        )?;
+    let chains = [3usize, 1, 100];
+    if let Subject::Yaml { weir } = &opts.subject {
+        for n in chains {
+            let file = chain_yaml(work.path(), chain_name(n), n)?;
+            let mut command = Command::new(weir);
+            command
+                .args(["pipeline", "register", file.to_str().context("path")?])
+                .env("WEIR_URL", &server.url)
+                .env("WEIR_API_KEY", &server.key);
+            timed(command)?;
+        }
     }
     let mut medians = BTreeMap::new();
-    for (name, n) in pipelines {
-        // One warm-up run (page cache, connection pool), then the measured ones.
-        weir(
-            &opts,
-            &server.url,
-            &server.key,
-            &["pipeline", "run", name, "--wait"],
-        )?;
+    for n in chains {
+        // One warm-up run (page cache, connection pool, snapshot), then the measured ones.
+        opts.subject.run(n, &server.url, &server.key, work.path())?;
         let runs = if n >= 100 {
             opts.runs.min(5)
         } else {
@@ -254,12 +299,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         };
         let mut times = Vec::new();
         for _ in 0..runs {
-            times.push(weir(
-                &opts,
-                &server.url,
-                &server.key,
-                &["pipeline", "run", name, "--wait"],
-            )?);
+            times.push(opts.subject.run(n, &server.url, &server.key, work.path())?);
         }
         let (min, max) = (
             *times.iter().min().context("runs")?,
@@ -267,40 +307,30 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
         );
         let m = median(times);
         println!(
-            "{n:>3}-step pipeline, whole `weir pipeline run --wait`: median {} (min {}, max {}, {runs} runs)",
+            "{n:>3}-step pipeline, whole {}: median {} (min {}, max {}, {runs} runs)",
+            opts.subject.what(),
             ms(m),
             ms(min),
             ms(max)
         );
-        medians.insert(name, m);
+        medians.insert(n, m);
     }
-    let overhead = (medians["hundred"].saturating_sub(medians["one"])) / 99;
+    let overhead = (medians[&100].saturating_sub(medians[&1])) / 99;
     println!(
         "per-step overhead (100-step chain − 1-step) / 99: {}",
         ms(overhead)
     );
 
     let (proxy, counts) = counting_proxy(server.url.clone()).await?;
-    for (name, n) in pipelines {
+    for n in chains {
         counts.lock().expect("counts").clear();
-        let url = proxy.clone();
-        let key = server.key.clone();
-        let weir_bin = opts.weir.clone();
-        let name_owned = name.to_string();
-        tokio::task::spawn_blocking(move || {
-            weir(
-                &Options {
-                    server: PathBuf::new(),
-                    weir: weir_bin,
-                    database_url: String::new(),
-                    runs: 0,
-                },
-                &url,
-                &key,
-                &["pipeline", "run", &name_owned, "--wait"],
-            )
-        })
-        .await??;
+        let (subject, url, key, cwd) = (
+            opts.subject.clone(),
+            proxy.clone(),
+            server.key.clone(),
+            work.path().to_path_buf(),
+        );
+        tokio::task::spawn_blocking(move || subject.run(n, &url, &key, &cwd)).await??;
         let counted = counts.lock().expect("counts").clone();
         let total: usize = counted.values().sum();
         println!(

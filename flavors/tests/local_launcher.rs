@@ -40,6 +40,7 @@ fn plan(steps: Vec<PlannedStep>, parallelism: usize) -> LaunchPlan {
         fail_fast: true,
         kill_grace: 500 * MS,
         log_dir: None,
+        warm_start: false,
     }
 }
 
@@ -702,4 +703,159 @@ async fn a_program_that_cannot_start_is_a_failed_attempt() {
         matches!(&exits[1], (2, AttemptOutcome::Error(message), false) if message.contains("no-such-program")),
         "{exits:?}"
     );
+}
+
+// ---- Warm start: spare processes started ahead of their steps ----
+
+/// A program following the warm-start protocol (Python, like the example pipelines): it
+/// notes its pid in `$OUT/pid.<pid>`, waits for its step when it is a spare, then
+/// writes `$OUT/<STEP_NAME>.<attempt>` with `warm` or `cold` and fails while
+/// `$OUT/<STEP_NAME>.fail` has attempts to fail.
+const WARM_PROGRAM: &str = r#"
+import json, os, sys
+out = os.environ["OUT"]
+open(os.path.join(out, "pid.%d" % os.getpid()), "w").close()
+env = dict(os.environ)
+warm = os.environ.get("WEIR_WARM_START") == "1"
+if warm:
+    line = sys.stdin.readline()
+    if not line.strip():
+        sys.exit(0)
+    given = json.loads(line)
+    env.update(dict(given["env"]))
+    if given.get("cwd"):
+        os.chdir(given["cwd"])
+    if given.get("log"):
+        fd = os.open(given["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+name, attempt = env["STEP_NAME"], env["WEIR_STEP_ATTEMPT"]
+print("step %s attempt %s in %s" % (name, attempt, os.getcwd()), flush=True)
+with open(os.path.join(out, "%s.%s" % (name, attempt)), "w") as f:
+    f.write("warm" if warm else "cold")
+fail = os.path.join(out, name + ".fail")
+if os.path.exists(fail):
+    left = int(open(fail).read())
+    if left > 0:
+        open(fail, "w").write(str(left - 1))
+        sys.exit(3)
+"#;
+
+fn warm_step(name: &str, upstream: &[&str], out: &Path, program: &Path) -> PlannedStep {
+    let mut step = PlannedStep::new(name, "python3");
+    step.args = vec![program.display().to_string()];
+    step.upstream = upstream.iter().map(|s| (*s).to_owned()).collect();
+    step.env = vec![
+        ("OUT".into(), out.display().to_string()),
+        ("STEP_NAME".into(), name.to_string()),
+    ];
+    step.cwd = out.to_path_buf();
+    step.retry_backoff = 10 * MS;
+    step
+}
+
+fn pids_started(out: &Path) -> Vec<i32> {
+    std::fs::read_dir(out)
+        .expect("out")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix("pid.")?.parse().ok())
+        .collect()
+}
+
+async fn assert_all_ended(pids: &[i32]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let alive: Vec<&i32> = pids
+            .iter()
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .map(|stat| {
+                        let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+                        !state.starts_with('Z') && !state.starts_with('X')
+                    })
+                    .unwrap_or(false)
+            })
+            .collect();
+        if alive.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "processes still alive: {alive:?}"
+        );
+        tokio::time::sleep(20 * MS).await;
+    }
+}
+
+#[tokio::test]
+async fn spares_take_their_steps_with_the_steps_variables_folder_and_log() {
+    let out = TempDir::new().expect("a temporary directory");
+    let program = out.path().join("warm.py");
+    std::fs::write(&program, WARM_PROGRAM).expect("program");
+    std::fs::write(out.path().join("c.fail"), "1").expect("fail once");
+    let logs = out.path().join("logs");
+    let mut steps = vec![warm_step("a", &[], out.path(), &program)];
+    for (name, up) in [("b", "a"), ("c", "b"), ("d", "c")] {
+        steps.push(warm_step(name, &[up], out.path(), &program));
+    }
+    steps[2].max_attempts = 2;
+    let mut plan = plan(steps, 1);
+    plan.warm_start = true;
+    plan.log_dir = Some(logs.clone());
+    let (outcome, events) = launch(plan).await;
+
+    assert_eq!(outcome.expect("valid"), LaunchOutcome::Completed);
+    assert_each_step_ends_once(&events, &["a", "b", "c", "d"]);
+    assert_eq!(
+        exits(&events, "c"),
+        [
+            (1, AttemptOutcome::Exited(3), true),
+            (2, AttemptOutcome::Exited(0), false)
+        ]
+    );
+    // Each step (and retry) ran once, with its own name and attempt, in its folder, its
+    // output in its own log file; those after the first ran in spares started ahead.
+    for (name, attempt) in [("a", 1), ("b", 1), ("c", 1), ("c", 2), ("d", 1)] {
+        let how = std::fs::read_to_string(out.path().join(format!("{name}.{attempt}")))
+            .unwrap_or_else(|_| panic!("{name} attempt {attempt} ran"));
+        if name != "a" {
+            assert_eq!(how, "warm", "{name} attempt {attempt}");
+        }
+        let log =
+            std::fs::read_to_string(logs.join(format!("{name}.{attempt}.log"))).expect("log file");
+        assert_eq!(
+            log.trim(),
+            format!("step {name} attempt {attempt} in {}", out.path().display())
+        );
+    }
+    // No spare outlives the launch.
+    assert_all_ended(&pids_started(out.path())).await;
+}
+
+#[tokio::test]
+async fn a_stop_ends_the_spares_too() {
+    let out = TempDir::new().expect("a temporary directory");
+    let program = out.path().join("warm.py");
+    std::fs::write(&program, WARM_PROGRAM).expect("program");
+    let steps = vec![
+        sh("long", &[], out.path(), r#"touch "$OUT/long"; sleep 100"#),
+        warm_step("after", &["long"], out.path(), &program),
+    ];
+    let mut plan = plan(steps, 1);
+    plan.warm_start = true;
+    let (stop, stop_receiver) = watch::channel(false);
+    let (sender, _receiver) = mpsc::unbounded_channel();
+    let launch = tokio::spawn(LocalLauncher::run(plan, stop_receiver, sender));
+    wait_for_file(&out.path().join("long")).await;
+    // The spare for `after` has started and waits.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids_started(out.path()).is_empty() {
+        assert!(Instant::now() < deadline, "no spare started");
+        tokio::time::sleep(10 * MS).await;
+    }
+    stop.send_replace(true);
+    let outcome = launch.await.expect("ends").expect("valid");
+    assert_eq!(outcome, LaunchOutcome::Stopped);
+    assert!(!out.path().join("after.1").exists(), "the spare never ran");
+    assert_all_ended(&pids_started(out.path())).await;
 }

@@ -20,8 +20,6 @@ use crate::client::{Client, ClientError};
 use crate::driver::{DriveOptions, drive};
 use crate::graph::{Pipeline, PipelineGraph};
 use crate::launch::{self, load_credentials, typed_value};
-use crate::runtime::StepEnv;
-use crate::runtime::session::StepSession;
 
 /// Set on the background driver of a detached run: the run it drives, its name, the
 /// heartbeat interval and whether steps go on after a failure.
@@ -115,30 +113,31 @@ pub fn main<P: Pipeline>(pipeline: P) -> ExitCode {
     }
 }
 
-/// The driver starts each step attempt with the run's token and the step's name.
+/// The driver starts each step attempt with the run's token and the step's name (or as
+/// a spare, which learns its step later).
 fn is_step_attempt() -> bool {
     let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    set(env::RUN_TOKEN) && set(env::STEP)
+    set(env::RUN_TOKEN) && (set(env::STEP) || crate::runtime::is_spare())
 }
 
 async fn step_attempt<P: Pipeline>(pipeline: &P) -> i32 {
-    let step_env = match StepEnv::from_env() {
-        Ok(step_env) => step_env,
+    // The graph is built while a spare waits for its step.
+    let prepared = crate::runtime::prepare(|| {
+        PipelineGraph::build(pipeline)
+            .map_err(|e| crate::runtime::RuntimeError::Graph(e.to_string()))
+    })
+    .await;
+    let (mut session, graph) = match prepared {
+        Ok(Some(prepared)) => prepared,
+        Ok(None) => return 0,
         Err(e) => {
             eprintln!("weir: {e}");
             return 1;
         }
     };
-    let mut session = match StepSession::new(step_env) {
-        Ok(session) => session,
-        Err(e) => {
-            eprintln!("weir: {e}");
-            return 1;
-        }
-    };
-    let result = match PipelineGraph::build(pipeline) {
+    let result = match graph {
         Ok(graph) => crate::runtime::rust::run(&mut session, &graph).await,
-        Err(e) => Err(crate::runtime::RuntimeError::Graph(e.to_string())),
+        Err(e) => Err(e),
     };
     session.conclude(result).await
 }

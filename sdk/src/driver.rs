@@ -53,6 +53,10 @@ pub enum DriveError {
     Config(String),
     #[error("the pipeline's folder {0} does not exist on this machine")]
     MissingWorkingDir(String),
+    #[error("the pipeline's program {0} does not exist on this machine (Rust steps run it)")]
+    MissingBinary(String),
+    #[error("the snapshot records no program for its Rust steps")]
+    NoBinary,
     #[error("{context}: {source}")]
     Scratch {
         context: String,
@@ -196,9 +200,9 @@ pub type ProgressCallback = Box<dyn FnMut(&ProgressLine) + Send>;
 
 /// How to drive a run.
 pub struct DriveOptions {
-    /// The program each step attempt runs (`weir` for YAML pipelines, the pipeline
-    /// binary for Rust ones) and its arguments (`["step", "exec"]`). The step learns
-    /// which step it is from `WEIR_STEP`.
+    /// The program each command step attempt runs (`weir`) and its arguments (`["step",
+    /// "exec"]`); Rust steps run the binary the snapshot records instead. The step
+    /// learns which step it is from `WEIR_STEP`.
     pub program: PathBuf,
     pub args: Vec<String>,
     /// Overrides the orchestrator's `fail_fast` (`Some(false)`: `--continue-on-failure`).
@@ -291,6 +295,18 @@ pub async fn drive(
         && !Path::new(dir).is_dir()
     {
         return Err(give_up(client, run_id, DriveError::MissingWorkingDir(dir.clone())).await);
+    }
+    // Rust steps run the pipeline's own binary, as the snapshot records it.
+    if stack.steps.iter().any(|s| s.function.is_some()) {
+        match &stack.entrypoint.binary {
+            None => return Err(give_up(client, run_id, DriveError::NoBinary).await),
+            Some(binary) if !Path::new(binary).is_file() => {
+                return Err(
+                    give_up(client, run_id, DriveError::MissingBinary(binary.clone())).await,
+                );
+            }
+            Some(_) => {}
+        }
     }
     let scratch = match Scratch::create(run_id, config.working_directory.as_deref()) {
         Ok(scratch) => scratch,
@@ -539,6 +555,12 @@ fn build_plan(
             if let Some(hash) = prepared.code_hashes.get(&step.name) {
                 env.push((env::CODE_HASH.to_string(), hash.clone()));
             }
+            // A Rust step is its pipeline's binary run again; a command step is the
+            // driver's program (`weir step exec`).
+            let (program, args) = match (&step.function, &stack.entrypoint.binary) {
+                (Some(_), Some(binary)) => (PathBuf::from(binary), vec![]),
+                _ => (opts.program.clone(), opts.args.clone()),
+            };
             PlannedStep {
                 name: step.name.clone(),
                 upstream: spec
@@ -546,8 +568,8 @@ fn build_plan(
                     .into_iter()
                     .map(str::to_owned)
                     .collect(),
-                program: opts.program.clone(),
-                args: opts.args.clone(),
+                program,
+                args,
                 env,
                 cwd: cwd.clone(),
                 max_attempts: step.settings.retries.saturating_add(1),
@@ -565,6 +587,9 @@ fn build_plan(
         fail_fast: opts.fail_fast.unwrap_or(config.fail_fast),
         kill_grace: KILL_GRACE,
         log_dir: Some(scratch.path().to_path_buf()),
+        // `weir step exec` and Rust pipeline binaries wait for their step when started
+        // ahead of it: a ready step does not wait for its program to load.
+        warm_start: true,
     }
 }
 

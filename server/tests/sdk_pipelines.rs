@@ -307,6 +307,33 @@ async fn a_changed_step_body_misses_the_cache(pool: PgPool) {
         hash(1),
         "the versions differ by double's code hash"
     );
+
+    // The CLI runs a Rust pipeline too: its steps run the binary the snapshot records.
+    let out = runner
+        .ok(
+            "weir",
+            &[
+                "pipeline",
+                "run",
+                "sdk-cache",
+                "--param",
+                "start=9",
+                "--wait",
+            ],
+        )
+        .await;
+    assert!(out.contains("✓ report"), "{out}");
+    let fourth = latest_run(&served, "sdk-cache").await;
+    assert_eq!(fourth["trigger"], "cli");
+    let metadata = api(
+        &served,
+        &format!(
+            "/api/v1/runs/{}/metadata",
+            fourth["id"].as_str().expect("id")
+        ),
+    )
+    .await;
+    assert_eq!(metadata["items"][0]["value"], 18);
 }
 
 #[sqlx::test(migrations = "../migrations")]

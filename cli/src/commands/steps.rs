@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use weir::runtime::{StepEnv, exec_command_step};
 
 #[derive(Debug, Subcommand)]
 pub enum StepCommand {
@@ -23,11 +22,5 @@ pub async fn run(cmd: &StepCommand) -> anyhow::Result<ExitCode> {
 /// `weir step exec`: one attempt of the step the environment names; answers the exit
 /// code.
 pub async fn exec() -> i32 {
-    match StepEnv::from_env() {
-        Ok(step_env) => exec_command_step(step_env).await,
-        Err(e) => {
-            eprintln!("error: {e}");
-            2
-        }
-    }
+    weir::runtime::exec_command_step_from_env().await
 }

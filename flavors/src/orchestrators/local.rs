@@ -48,6 +48,10 @@ pub struct LaunchPlan {
     /// When set, each attempt's stdout and stderr go to `<log_dir>/<step>.<attempt>.log`
     /// (the directory is created); otherwise to `/dev/null`.
     pub log_dir: Option<PathBuf>,
+    /// Start spare processes of the steps' programs ahead of their steps, so that a step
+    /// that becomes ready starts without waiting for its program to load (see
+    /// [`WARM_START_ENV`]; only for programs that follow that protocol).
+    pub warm_start: bool,
 }
 
 impl LaunchPlan {
@@ -59,7 +63,60 @@ impl LaunchPlan {
             fail_fast: true,
             kill_grace: DEFAULT_KILL_GRACE,
             log_dir: None,
+            warm_start: false,
         }
+    }
+}
+
+/// Set (to `1`) on a spare process the launcher started ahead of its step: the process
+/// prepares what it can, then reads its [`Assignment`] from stdin; at the end of stdin
+/// without one (no step needed it) it ends quietly with code 0.
+pub const WARM_START_ENV: &str = "WEIR_WARM_START";
+
+/// What a spare process learns when its step starts: one line of JSON on its stdin.
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Assignment {
+    /// The step attempt's variables beyond those the spare started with (the process
+    /// cannot change its own environment: it reads these, and passes them on to what it
+    /// starts).
+    pub env: Vec<(String, String)>,
+    /// The folder to run in (the launcher's when absent).
+    pub cwd: Option<PathBuf>,
+    /// Where the attempt's stdout and stderr go (its log file, created if needed).
+    pub log: Option<PathBuf>,
+}
+
+impl fmt::Debug for Assignment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let env_names: Vec<&str> = self.env.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("Assignment")
+            .field("env", &env_names)
+            .field("cwd", &self.cwd)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+impl Assignment {
+    /// Waits for the assignment on stdin; `None` at its end (no step came).
+    pub fn read_from_stdin() -> std::io::Result<Option<Self>> {
+        let mut line = String::new();
+        if std::io::stdin().read_line(&mut line)? == 0 || line.trim().is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_str(&line)
+            .map(Some)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    /// This attempt's value of `name`: the assignment's, else the process's own.
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name).ok())
     }
 }
 
@@ -267,6 +324,7 @@ impl LocalLauncher {
             fail_fast,
             kill_grace,
             log_dir,
+            warm_start,
         } = plan;
         let parallelism = parallelism.max(1);
         let names: Vec<String> = steps.iter().map(|step| step.name.clone()).collect();
@@ -276,11 +334,13 @@ impl LocalLauncher {
         // If the launch is dropped or returns early, this kills every group still live
         // at once; the aborted step tasks themselves are only dropped later by the runtime.
         let _kill_live_groups = KillLiveGroupsOnDrop(Arc::clone(&live));
+        let warm = warm_start.then(|| WarmPool::new(&steps, Arc::clone(&live)));
         let context = Arc::new(AttemptContext {
             kill_grace,
             log_dir,
             events: events.clone(),
             live,
+            warm,
         });
         let (halt_sender, halt_receiver) = watch::channel(None::<Arc<str>>);
         let mut tasks = JoinSet::new();
@@ -310,6 +370,25 @@ impl LocalLauncher {
             }
             if tasks.is_empty() {
                 break;
+            }
+            // Spares for the steps still to come (and the retries of running steps that
+            // may need one), while the ready ones run.
+            if let Some(warm) = &context.warm {
+                if halt_sender.borrow().is_none() {
+                    let pending: Vec<&PlannedStep> = schedule
+                        .states
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, state)| {
+                            **state == StepState::Pending
+                                || (**state == StepState::Running && steps[*i].max_attempts > 1)
+                        })
+                        .map(|(i, _)| steps[i].as_ref())
+                        .collect();
+                    warm.fill(&pending, parallelism);
+                } else {
+                    warm.clear();
+                }
             }
             tokio::select! {
                 changed = stop.changed(), if stop_open => match changed {
@@ -358,10 +437,15 @@ impl LocalLauncher {
                         }
                     }
                 }
+                // A spare was taken: start its replacement above.
+                () = spare_taken(context.warm.as_ref()) => {}
                 else => break,
             }
         }
 
+        if let Some(warm) = &context.warm {
+            warm.clear();
+        }
         Ok(if stop_requested {
             LaunchOutcome::Stopped
         } else if let Some(&first) = failed.first() {
@@ -608,6 +692,7 @@ struct AttemptContext {
     log_dir: Option<PathBuf>,
     events: mpsc::UnboundedSender<LaunchEvent>,
     live: Arc<LiveGroups>,
+    warm: Option<WarmPool>,
 }
 
 /// Runs a step's attempts until one succeeds, attempts run out, or the run halts.
@@ -698,24 +783,37 @@ async fn run_attempt(
     context: &AttemptContext,
     halt: &mut HaltReceiver,
 ) -> (AttemptOutcome, Duration) {
-    let mut command =
-        match command_for(step, attempt, max_attempts, context.log_dir.as_deref()).await {
-            Ok(command) => command,
-            Err(message) => return (AttemptOutcome::Error(message), Duration::ZERO),
-        };
     let started_at = Instant::now();
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(error) => {
-            let message = format!("cannot start {}: {error}", step.program.display());
-            return (AttemptOutcome::Error(message), started_at.elapsed());
+    let spare = match &context.warm {
+        Some(warm) => {
+            warm.assign(step, attempt, max_attempts, context.log_dir.as_deref())
+                .await
+        }
+        None => None,
+    };
+    let (mut child, pid, group) = match spare {
+        Some(spare) => spare,
+        None => {
+            let mut command =
+                match command_for(step, attempt, max_attempts, context.log_dir.as_deref()).await {
+                    Ok(command) => command,
+                    Err(message) => return (AttemptOutcome::Error(message), Duration::ZERO),
+                };
+            let child = match command.spawn() {
+                Ok(child) => child,
+                Err(error) => {
+                    let message = format!("cannot start {}: {error}", step.program.display());
+                    return (AttemptOutcome::Error(message), started_at.elapsed());
+                }
+            };
+            let Some(pid) = child.id() else {
+                let message = "the process ended before its id was known".to_owned();
+                return (AttemptOutcome::Error(message), started_at.elapsed());
+            };
+            let group = ProcessGroup::register(pid, &context.live);
+            (child, pid, group)
         }
     };
-    let Some(pid) = child.id() else {
-        let message = "the process ended before its id was known".to_owned();
-        return (AttemptOutcome::Error(message), started_at.elapsed());
-    };
-    let group = ProcessGroup::register(pid, &context.live);
     tracing::debug!(step = %step.name, attempt, pid, "step attempt started");
     emit(
         &context.events,
@@ -796,6 +894,178 @@ async fn command_for(
         command.current_dir(&step.cwd);
     }
     Ok(command)
+}
+
+/// The variables of an attempt beyond the step's own.
+fn attempt_env(attempt: u32, max_attempts: u32) -> [(String, String); 2] {
+    [
+        ("WEIR_STEP_ATTEMPT".to_string(), attempt.to_string()),
+        (
+            "WEIR_STEP_MAX_ATTEMPTS".to_string(),
+            max_attempts.to_string(),
+        ),
+    ]
+}
+
+/// The program of a step and its arguments: what a spare can stand in for.
+type ProgramKey = (PathBuf, Vec<String>);
+
+fn program_key(step: &PlannedStep) -> ProgramKey {
+    (step.program.clone(), step.args.clone())
+}
+
+/// A process started ahead of its step, waiting for its [`Assignment`].
+struct Spare {
+    child: Child,
+    stdin: tokio::process::ChildStdin,
+    pid: u32,
+    group: ProcessGroup,
+}
+
+/// Resolves when a step took a spare of `pool` (never without a pool).
+async fn spare_taken(pool: Option<&WarmPool>) {
+    match pool {
+        Some(pool) => pool.taken.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Spare processes per program, started while other steps run.
+struct WarmPool {
+    /// Told each time a step takes a spare, so that the launch starts another.
+    taken: tokio::sync::Notify,
+    /// The variables every step of a program shares: its spares start with them.
+    common: HashMap<ProgramKey, Vec<(String, String)>>,
+    spares: Mutex<HashMap<ProgramKey, Vec<Spare>>>,
+    live: Arc<LiveGroups>,
+}
+
+impl WarmPool {
+    fn new(steps: &[Arc<PlannedStep>], live: Arc<LiveGroups>) -> Self {
+        let mut common: HashMap<ProgramKey, Vec<(String, String)>> = HashMap::new();
+        for step in steps {
+            match common.get_mut(&program_key(step)) {
+                None => {
+                    common.insert(program_key(step), step.env.clone());
+                }
+                Some(shared) => shared.retain(|pair| step.env.contains(pair)),
+            }
+        }
+        Self {
+            taken: tokio::sync::Notify::new(),
+            common,
+            spares: Mutex::new(HashMap::new()),
+            live,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<ProgramKey, Vec<Spare>>> {
+        self.spares.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts spares until each program of the `pending` steps has one per such step,
+    /// at most `parallelism`.
+    fn fill(&self, pending: &[&PlannedStep], parallelism: usize) {
+        let mut wanted: HashMap<ProgramKey, (usize, &PlannedStep)> = HashMap::new();
+        for step in pending {
+            wanted.entry(program_key(step)).or_insert((0, step)).0 += 1;
+        }
+        let mut spares = self.lock();
+        for (key, (count, step)) in wanted {
+            let have = spares.get(&key).map_or(0, Vec::len);
+            for _ in have..count.min(parallelism) {
+                match self.start(step, &key) {
+                    Ok(spare) => spares.entry(key.clone()).or_default().push(spare),
+                    Err(error) => {
+                        // Steps then start their program as usual.
+                        tracing::debug!(%error, program = %key.0.display(), "cannot start a spare");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn start(&self, step: &PlannedStep, key: &ProgramKey) -> std::io::Result<Spare> {
+        let mut command = Command::new(&step.program);
+        command
+            .args(&step.args)
+            .envs(
+                self.common
+                    .get(key)
+                    .into_iter()
+                    .flatten()
+                    .map(|(n, v)| (n, v)),
+            )
+            .env(WARM_START_ENV, "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(false);
+        let mut child = command.spawn()?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stdin"))?;
+        let pid = child
+            .id()
+            .ok_or_else(|| std::io::Error::other("the spare ended at once"))?;
+        let group = ProcessGroup::register(pid, &self.live);
+        Ok(Spare {
+            child,
+            stdin,
+            pid,
+            group,
+        })
+    }
+
+    /// Hands the attempt to a spare of its program: its process, pid and group, or
+    /// `None` when no spare could take it (the caller starts the program itself).
+    async fn assign(
+        &self,
+        step: &PlannedStep,
+        attempt: u32,
+        max_attempts: u32,
+        log_dir: Option<&Path>,
+    ) -> Option<(Child, u32, ProcessGroup)> {
+        use tokio::io::AsyncWriteExt;
+        let key = program_key(step);
+        let common = self.common.get(&key)?;
+        let assignment = Assignment {
+            env: step
+                .env
+                .iter()
+                .filter(|pair| !common.contains(pair))
+                .cloned()
+                .chain(attempt_env(attempt, max_attempts))
+                .collect(),
+            cwd: (!step.cwd.as_os_str().is_empty()).then(|| step.cwd.clone()),
+            log: log_dir.map(|dir| dir.join(format!("{}.{attempt}.log", step.name))),
+        };
+        let mut line = serde_json::to_vec(&assignment).ok()?;
+        line.push(b'\n');
+        loop {
+            let mut spare = {
+                let mut spares = self.lock();
+                spares.get_mut(&key)?.pop()?
+            };
+            if !matches!(spare.child.try_wait(), Ok(None)) {
+                continue; // It ended while waiting; its group goes with it.
+            }
+            if spare.stdin.write_all(&line).await.is_ok() && spare.stdin.flush().await.is_ok() {
+                drop(spare.stdin);
+                self.taken.notify_one();
+                return Some((spare.child, spare.pid, spare.group));
+            }
+        }
+    }
+
+    /// Ends every spare: their step will not come.
+    fn clear(&self) {
+        // Dropping a spare kills its group; closing its stdin first lets it end by itself.
+        self.lock().clear();
+    }
 }
 
 fn outcome_of(status: ExitStatus) -> AttemptOutcome {

@@ -4,8 +4,9 @@
 pub mod local;
 
 pub use local::{
-    AttemptOutcome, DEFAULT_KILL_GRACE, LaunchError, LaunchEvent, LaunchOutcome, LaunchPlan,
-    LocalLauncher, MAX_RETRY_BACKOFF, PlannedStep, RUN_STOPPED, default_parallelism, retry_delay,
+    Assignment, AttemptOutcome, DEFAULT_KILL_GRACE, LaunchError, LaunchEvent, LaunchOutcome,
+    LaunchPlan, LocalLauncher, MAX_RETRY_BACKOFF, PlannedStep, RUN_STOPPED, WARM_START_ENV,
+    default_parallelism, retry_delay,
 };
 
 /// The exit code `weir step exec` uses when the step failed and it has already reported

@@ -83,6 +83,8 @@ pub(crate) async fn run(session: &mut StepSession) -> Result<i32, RuntimeError> 
     command
         .args(&step.command[1..])
         .current_dir(&working_dir)
+        // A spare's step variables are not in its own environment.
+        .envs(session.env.assigned.iter().map(|(k, v)| (k, v)))
         .envs(vars)
         // What the command needs is in its variables; the run's credentials are not.
         .env_remove(env::RUN_TOKEN)

@@ -24,6 +24,7 @@ use weir_api::runs::{
     ResolvedStack, env,
 };
 pub use weir_flavors::orchestrators::EXIT_STEP_FAILED_REPORTED;
+use weir_flavors::orchestrators::{Assignment, WARM_START_ENV};
 use weir_flavors::stores::StoreError;
 
 use crate::client::ClientError;
@@ -91,6 +92,9 @@ pub struct StepEnv {
     pub max_attempts: u32,
     pub result_file: Option<PathBuf>,
     pub scratch_dir: Option<PathBuf>,
+    /// Variables a spare process was given with its step (not in its own environment):
+    /// passed on to the programs the step starts.
+    pub(crate) assigned: Vec<(String, String)>,
 }
 
 impl fmt::Debug for StepEnv {
@@ -106,6 +110,10 @@ impl fmt::Debug for StepEnv {
             .field("max_attempts", &self.max_attempts)
             .field("result_file", &self.result_file)
             .field("scratch_dir", &self.scratch_dir)
+            .field(
+                "assigned",
+                &self.assigned.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -115,9 +123,19 @@ impl StepEnv {
     /// `WEIR_STEP_ATTEMPT`, `WEIR_STEP_MAX_ATTEMPTS` (both 1 when unset) and the
     /// optional `WEIR_CODE_HASH`, [`RESULT_FILE_ENV`] and [`SCRATCH_DIR_ENV`].
     pub fn from_env() -> Result<Self, RuntimeError> {
-        fn var(name: &'static str) -> Option<String> {
-            std::env::var(name).ok().filter(|v| !v.is_empty())
-        }
+        Self::from_lookup(&|name| std::env::var(name).ok(), vec![])
+    }
+
+    /// The same, for a spare process given its step: its assignment's variables first.
+    pub fn from_assignment(assignment: &Assignment) -> Result<Self, RuntimeError> {
+        Self::from_lookup(&|name| assignment.var(name), assignment.env.clone())
+    }
+
+    fn from_lookup(
+        lookup: &dyn Fn(&str) -> Option<String>,
+        assigned: Vec<(String, String)>,
+    ) -> Result<Self, RuntimeError> {
+        let var = |name: &'static str| lookup(name).filter(|v| !v.is_empty());
         let required = |name| var(name).ok_or(RuntimeError::MissingEnv(name));
         let number = |name: &'static str| -> Result<u32, RuntimeError> {
             match var(name) {
@@ -146,6 +164,7 @@ impl StepEnv {
             max_attempts: number(env::MAX_ATTEMPTS)?,
             result_file: var(RESULT_FILE_ENV).map(PathBuf::from),
             scratch_dir: var(SCRATCH_DIR_ENV).map(PathBuf::from),
+            assigned,
         })
     }
 
@@ -168,6 +187,7 @@ impl StepEnv {
             max_attempts: 1,
             result_file: None,
             scratch_dir: None,
+            assigned: vec![],
         }
     }
 
@@ -269,6 +289,88 @@ pub async fn exec_command_step(step_env: StepEnv) -> i32 {
     };
     let result = command::run(&mut session).await;
     session.conclude(result).await
+}
+
+/// `weir step exec` as the driver starts it: the step its environment names, or, for a
+/// spare started ahead ([`WARM_START_ENV`]), the step it is given on stdin once ready
+/// (0 when none comes).
+pub async fn exec_command_step_from_env() -> i32 {
+    let session = match prepare(|| Ok(())).await {
+        Ok(Some((session, _))) => session,
+        Ok(None) => return 0,
+        Err(e) => {
+            eprintln!("weir step exec: {e}");
+            return 1;
+        }
+    };
+    let mut session = session;
+    let result = command::run(&mut session).await;
+    session.conclude(result).await
+}
+
+/// Whether this process is a spare started ahead of its step.
+pub fn is_spare() -> bool {
+    std::env::var(WARM_START_ENV).is_ok_and(|v| v == "1")
+}
+
+/// The session of this process's step attempt. A spare first prepares (its client, the
+/// run's stack and `extra`), then waits for its step: `None` when none comes.
+pub(crate) async fn prepare<T>(
+    extra: impl FnOnce() -> Result<T, RuntimeError>,
+) -> Result<Option<Prepared<T>>, RuntimeError> {
+    if !is_spare() {
+        let session = StepSession::new(StepEnv::from_env()?)?;
+        return Ok(Some((session, extra())));
+    }
+    let url = std::env::var(env::URL).unwrap_or_default();
+    let client = crate::client::Client::new(&url);
+    let stack = std::env::var(env::STACK).map(|json| read_stack(&json));
+    let extra = extra();
+    let assignment = tokio::task::spawn_blocking(Assignment::read_from_stdin)
+        .await
+        .map_err(|e| RuntimeError::Io {
+            context: "cannot wait for the step".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+        .map_err(io_error("cannot read the step's assignment"))?;
+    let Some(assignment) = assignment else {
+        return Ok(None);
+    };
+    take_assignment(&assignment)?;
+    let step_env = StepEnv::from_assignment(&assignment)?;
+    let token = step_env.token.clone();
+    let mut session = StepSession::with_client(step_env, client?.with_api_key(token));
+    if let Ok(Ok(stack)) = stack {
+        session.set_stack(stack);
+    }
+    Ok(Some((session, extra)))
+}
+
+/// A step attempt's session, and what was prepared with it (its error is the attempt's
+/// to report).
+pub(crate) type Prepared<T> = (StepSession, Result<T, RuntimeError>);
+
+/// Moves a spare into its step: its stdout and stderr to the attempt's log file, its
+/// working folder to the step's.
+fn take_assignment(assignment: &Assignment) -> Result<(), RuntimeError> {
+    use std::os::fd::AsRawFd;
+    if let Some(log) = &assignment.log {
+        let file = std::fs::File::create(log).map_err(io_error(format!(
+            "cannot create the log file {}",
+            log.display()
+        )))?;
+        for fd in [1, 2] {
+            nix::unistd::dup2(file.as_raw_fd(), fd).map_err(|e| RuntimeError::Io {
+                context: format!("cannot write to {}", log.display()),
+                source: e.into(),
+            })?;
+        }
+    }
+    if let Some(cwd) = &assignment.cwd {
+        std::env::set_current_dir(cwd)
+            .map_err(io_error(format!("cannot change to {}", cwd.display())))?;
+    }
+    Ok(())
 }
 
 /// With the driver gone, nobody will clean up what the command left running in the

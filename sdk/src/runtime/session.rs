@@ -64,7 +64,12 @@ pub(crate) struct StepSession {
 impl StepSession {
     pub fn new(env: StepEnv) -> Result<Self, RuntimeError> {
         let client = Client::new(&env.url)?.with_api_key(env.token.clone());
-        Ok(Self {
+        Ok(Self::with_client(env, client))
+    }
+
+    /// A session with a client made already (by a spare, ahead of its step).
+    pub fn with_client(env: StepEnv, client: Client) -> Self {
+        Self {
             env,
             client,
             stack: None,
@@ -72,7 +77,12 @@ impl StepSession {
             logs: LogBuffer::default(),
             stop_requested: false,
             driver_gone: false,
-        })
+        }
+    }
+
+    /// The run's stack, read already.
+    pub fn set_stack(&mut self, stack: ResolvedStack) {
+        self.stack = Some(stack);
     }
 
     /// The run's resolved stack (from the environment).
