@@ -2,9 +2,12 @@
 //! the server functions they call. Rendered on the server and hydrated in the browser.
 
 pub mod auth;
+pub mod dag;
 pub mod error;
 pub mod format;
 mod layout;
+#[cfg(feature = "hydrate")]
+mod live;
 mod pages;
 pub mod runs;
 pub mod secrets;

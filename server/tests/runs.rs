@@ -978,3 +978,192 @@ async fn the_resolved_stack_carries_secret_values_and_is_audited(pool: PgPool) {
     .expect("scan");
     assert!(!leaked);
 }
+
+/// The `(event, data)` pairs of a server-sent event stream, as they arrive.
+struct EventStream {
+    body: axum::body::Body,
+    buffer: String,
+}
+
+impl EventStream {
+    async fn open(app: &axum::Router, run: &str, key: Option<&str>) -> Result<Self, Answer> {
+        use tower::ServiceExt;
+        let mut req = axum::http::Request::get(format!("/api/v1/runs/{run}/events"))
+            .header("host", "localhost");
+        if let Some(key) = key {
+            req = req.header("authorization", bearer(key));
+        }
+        let res = app
+            .clone()
+            .oneshot(req.body(axum::body::Body::empty()).expect("request"))
+            .await
+            .expect("infallible");
+        if res.status() != 200 {
+            return Err(send_back(res).await);
+        }
+        assert_eq!(
+            res.headers()["content-type"].to_str().expect("ascii"),
+            "text/event-stream"
+        );
+        Ok(EventStream {
+            body: res.into_body(),
+            buffer: String::new(),
+        })
+    }
+
+    /// The next event (keep-alive comments skipped); `None` when the stream ends.
+    async fn next(&mut self) -> Option<(String, String)> {
+        use http_body_util::BodyExt;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = String::from("message");
+                let mut data = Vec::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push(v.trim().to_string());
+                    }
+                }
+                if data.is_empty() && event == "message" {
+                    continue; // a comment
+                }
+                return Some((event, data.join("\n")));
+            }
+            let frame = tokio::time::timeout(Duration::from_secs(10), self.body.frame())
+                .await
+                .expect("an event within 10 s");
+            match frame {
+                None => return None,
+                Some(frame) => {
+                    if let Ok(bytes) = frame.expect("a frame").into_data() {
+                        self.buffer.push_str(&String::from_utf8_lossy(&bytes));
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn send_back(res: axum::http::Response<axum::body::Body>) -> Answer {
+    use http_body_util::BodyExt;
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    Answer {
+        status,
+        headers,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_event_stream_tells_each_change_of_a_run_until_it_ends(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    let admin = admin_key(&app, &pool).await;
+    register(&app, &admin, two_steps("p")).await;
+    let (run, token) = new_run(&app, &admin, "p", json!({"epochs": 2})).await;
+
+    // Signed out: 401; a person who may not see the run: 404, as for the run itself.
+    let anonymous = EventStream::open(&app, &run, None)
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text);
+    let (_, eve) = person(&app, &admin, "eve").await;
+    let hidden = EventStream::open(&app, &run, Some(&eve))
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(hidden.status, 404, "{}", hidden.text);
+
+    let mut events = EventStream::open(&app, &run, Some(&admin))
+        .await
+        .ok()
+        .expect("opened");
+    assert_eq!(events.next().await, Some(("ready".into(), run.clone())));
+
+    // A step starting changes the run (now running) and the step.
+    start(&app, &run, &token, "load", "sha256:c1").await;
+    let (event, data) = events.next().await.expect("an update");
+    assert_eq!(event, "update");
+    assert!(data.split(',').any(|k| k == "step"), "{data}");
+
+    // Log lines.
+    let logged = call(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{run}/logs"),
+        Some(json!({"lines": [{"step": "load", "stream": "stdout", "at": "2026-12-03T10:00:00Z", "line": "loading"}]})),
+        Some(&token),
+    )
+    .await;
+    assert!(logged.status < 300, "{}", logged.text);
+    let (event, data) = events.next().await.expect("an update");
+    assert_eq!((event.as_str(), data.as_str()), ("update", "log"));
+
+    // Heartbeats change nothing the page shows: no event. A change of another run is
+    // not this stream's business either.
+    let beat = call(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{run}/heartbeat"),
+        None,
+        Some(&token),
+    )
+    .await;
+    assert_eq!(beat.status, 200, "{}", beat.text);
+    let (other, other_token) = new_run(&app, &admin, "p", json!({"epochs": 3})).await;
+    start(&app, &other, &other_token, "load", "sha256:c1").await;
+
+    // The rest of the run: updates, then `end` with the final status, then the end of
+    // the stream.
+    finish(
+        &app,
+        &run,
+        &token,
+        "load",
+        json!({"attempt": 1, "status": "completed",
+        "outputs": {"data": output(&format!("file:///a/{run}/data"), "sha256:d1")}}),
+    )
+    .await;
+    let (event, data) = events.next().await.expect("an update");
+    assert_eq!((event.as_str(), data.as_str()), ("update", "step"));
+    start(&app, &run, &token, "train", "sha256:c1").await;
+    finish(
+        &app,
+        &run,
+        &token,
+        "train",
+        json!({"attempt": 1, "status": "completed",
+        "outputs": {"model": output(&format!("file:///a/{run}/model"), "sha256:m1")}}),
+    )
+    .await;
+    let mut seen = Vec::new();
+    while let Some(event) = events.next().await {
+        seen.push(event);
+    }
+    let last = seen.last().expect("events");
+    assert_eq!(
+        last,
+        &("end".to_string(), "completed".to_string()),
+        "{seen:?}"
+    );
+    assert!(
+        seen[..seen.len() - 1].iter().all(|(e, _)| e == "update"),
+        "{seen:?}"
+    );
+
+    // A finished run's stream says so at once and ends.
+    let mut events = EventStream::open(&app, &run, Some(&admin))
+        .await
+        .ok()
+        .expect("opened");
+    assert_eq!(events.next().await, Some(("ready".into(), run.clone())));
+    assert_eq!(
+        events.next().await,
+        Some(("end".into(), "completed".into()))
+    );
+    assert_eq!(events.next().await, None);
+}

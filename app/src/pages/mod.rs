@@ -7,11 +7,13 @@ mod not_found;
 mod not_yet;
 mod overview;
 mod pipelines;
+mod run_graph;
 mod runs;
 mod secrets;
 mod settings;
 mod shared;
 mod stacks;
+mod step_panel;
 mod teams;
 
 pub use auth::{Setup, SignIn};

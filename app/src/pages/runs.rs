@@ -9,13 +9,17 @@ use weir_api::runs::{
     StepRun,
 };
 
+use super::run_graph::{RunGraph, RunTimeline, step_href};
 use super::shared::LoadError;
+use super::step_panel::{LogFilter, StepPanel};
+use super::teams::Notice;
 use super::{PageHeader, next_link};
 use crate::AppError;
+use crate::auth::{Flash, take_flash};
 use crate::format;
 use crate::runs::{
     MAX_STEPS_SHOWN, RunDetail as Detail, elapsed_ms, get_artifact_list, get_pipeline_names,
-    get_run_detail, get_run_list, status_class, status_label, step_progress,
+    get_run_detail, get_run_list, get_step_detail, status_class, status_label, step_progress,
 };
 
 /// A status as a coloured badge.
@@ -43,7 +47,7 @@ fn query_value(value: Option<String>) -> Option<String> {
 
 /// Percent-encodes a query-string value (names are plain already; hand-typed
 /// addresses need not be).
-fn encode(value: &str) -> String {
+pub(super) fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
@@ -55,7 +59,7 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
-fn duration_text(run_or_step: Option<i64>, finished: bool) -> String {
+pub(super) fn duration_text(run_or_step: Option<i64>, finished: bool) -> String {
     match run_or_step {
         None => "—".into(),
         Some(ms) if finished => format::duration_ms(ms),
@@ -271,7 +275,7 @@ fn output_chips(outputs: Vec<ArtifactLink>) -> impl IntoView {
 }
 
 #[component]
-fn StepRow(step: StepRun, now: chrono::DateTime<chrono::Utc>) -> impl IntoView {
+fn StepRow(step: StepRun, now: chrono::DateTime<chrono::Utc>, run_href: String) -> impl IntoView {
     let duration = duration_text(
         elapsed_ms(step.started_at, step.finished_at, now),
         step.status.is_finished(),
@@ -303,7 +307,7 @@ fn StepRow(step: StepRun, now: chrono::DateTime<chrono::Utc>) -> impl IntoView {
         .map(|code| view! { <p class="hint">{format!("Exit code {code}")}</p> });
     view! {
         <tr>
-            <td><strong>{step.name.clone()}</strong></td>
+            <td><a href=format!("{run_href}?view=steps&step={}", encode(&step.name))><strong>{step.name.clone()}</strong></a></td>
             <td>
                 <StatusBadge status=step.status />
                 {reason.map(|r| view! { <p class="reason">{r}</p> })}
@@ -318,7 +322,7 @@ fn StepRow(step: StepRun, now: chrono::DateTime<chrono::Utc>) -> impl IntoView {
 }
 
 /// `12:04:31 train  │ line`: the log as plain text, one line per entry.
-fn log_text(lines: &[LogLine]) -> String {
+pub(super) fn log_text(lines: &[LogLine]) -> String {
     let width = lines
         .iter()
         .map(|l| l.step.as_deref().map_or(0, str::len))
@@ -376,7 +380,7 @@ fn LogTail(run: String, lines: Vec<LogLine>, total: usize, too_long: bool) -> im
 }
 
 /// A run name as one shell word: quoted when it holds anything but safe characters.
-fn shell_word(text: &str) -> String {
+pub(super) fn shell_word(text: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "-_.:/".contains(c);
     if !text.is_empty() && text.chars().all(safe) {
         text.to_string()
@@ -385,7 +389,7 @@ fn shell_word(text: &str) -> String {
     }
 }
 
-fn value_text(value: &serde_json::Value) -> String {
+pub(super) fn value_text(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -421,8 +425,133 @@ fn MetadataTable(entries: Vec<MetadataEntry>, more: bool) -> impl IntoView {
     }
 }
 
+/// What went wrong in a failed or stopped run: the first step that failed (with its
+/// reason), then the others that failed, then those that never ran because of it.
+fn failure_summary(steps: &[StepRun], run_href: &str) -> Option<impl IntoView + use<>> {
+    let mut failed: Vec<&StepRun> = steps
+        .iter()
+        .filter(|s| s.status == ExecutionStatus::Failed)
+        .collect();
+    failed.sort_by_key(|s| (s.finished_at, s.started_at));
+    let skipped: Vec<&StepRun> = steps
+        .iter()
+        .filter(|s| s.status == ExecutionStatus::Skipped)
+        .collect();
+    let stopped = steps
+        .iter()
+        .filter(|s| s.status == ExecutionStatus::Stopped)
+        .count();
+    let (first, others) = failed.split_first()?;
+    let link = |s: &StepRun| {
+        view! { <a href=step_href(run_href, &s.name)>{s.name.clone()}</a> }
+    };
+    let reason = first
+        .status_reason
+        .clone()
+        .unwrap_or_else(|| "no reason recorded".into());
+    const NAMED: usize = 12;
+    let skipped_names = skipped
+        .iter()
+        .take(NAMED)
+        .map(|s| view! { <li>{link(s)}</li> })
+        .collect_view();
+    Some(view! {
+        <section class="card failure" aria-labelledby="failure-title">
+            <h2 id="failure-title">"What failed"</h2>
+            <p>
+                "First failure: "<strong>{link(first)}</strong>" — "{reason}
+            </p>
+            {(!others.is_empty()).then(|| view! {
+                <p>
+                    {format!("Also failed ({}): ", others.len())}
+                    {others.iter().map(|s| view! { {link(s)}" " }).collect_view()}
+                </p>
+            })}
+            {(!skipped.is_empty()).then(|| view! {
+                <p class="muted">{format!("Skipped because of it ({}):", skipped.len())}</p>
+                <ul class="chips" aria-label="Skipped steps">{skipped_names}</ul>
+                {(skipped.len() > NAMED).then(|| view! { <p class="hint">{format!("and {} more.", skipped.len() - NAMED)}</p> })}
+            })}
+            {(stopped > 0).then(|| view! { <p class="muted">{format!("{stopped} step(s) were stopped.")}</p> })}
+        </section>
+    })
+}
+
+/// The run's pictures and tables: `?view=graph` (the default), `timeline` or `steps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunView {
+    Graph,
+    Timeline,
+    Steps,
+}
+
+impl RunView {
+    fn parse(value: Option<&str>) -> Self {
+        match value {
+            Some("timeline") => RunView::Timeline,
+            Some("steps") => RunView::Steps,
+            _ => RunView::Graph,
+        }
+    }
+
+    /// The `view` value in addresses; the graph is the default and has none.
+    fn query(self) -> Option<&'static str> {
+        match self {
+            RunView::Graph => None,
+            RunView::Timeline => Some("timeline"),
+            RunView::Steps => Some("steps"),
+        }
+    }
+}
+
+fn view_tabs(run_href: &str, current: RunView, step: Option<&str>) -> impl IntoView + use<> {
+    let tab = |view: RunView, label: &'static str| {
+        let mut href = run_href.to_string();
+        let mut sep = '?';
+        if let Some(v) = view.query() {
+            href.push_str(&format!("{sep}view={v}"));
+            sep = '&';
+        }
+        if let Some(step) = step {
+            href.push_str(&format!("{sep}step={}", encode(step)));
+        }
+        let chosen = view == current;
+        view! {
+            <a href=href class=if chosen { "tab active" } else { "tab" }
+                aria-current=if chosen { Some("page") } else { None }>{label}</a>
+        }
+    };
+    view! {
+        <nav class="tabs" aria-label="Run views">
+            {tab(RunView::Graph, "Graph")}
+            {tab(RunView::Timeline, "Timeline")}
+            {tab(RunView::Steps, "Steps")}
+        </nav>
+    }
+}
+
+/// The Stop button of a run that has not ended.
+fn stop_form(run: &Run) -> impl IntoView + use<> {
+    let stopping = run.status == ExecutionStatus::Stopping;
+    view! {
+        <form method="post" action="/forms/runs/stop" class="inline-form">
+            <input type="hidden" name="run" value=run.id.to_string() />
+            <button type="submit" class="button danger" disabled=stopping
+                aria-label=format!("Stop run {}", run.name)>
+                {if stopping { "Stopping…" } else { "Stop run" }}
+            </button>
+        </form>
+    }
+}
+
 #[component]
-fn RunPage(detail: Detail) -> impl IntoView {
+fn RunPage(
+    detail: Detail,
+    view_name: Option<String>,
+    step: Option<String>,
+    panel: Option<AnyView>,
+    flash: Flash,
+) -> impl IntoView {
     let Detail {
         run,
         steps,
@@ -432,8 +561,11 @@ fn RunPage(detail: Detail) -> impl IntoView {
         log_too_long,
         metadata,
         more_metadata,
+        dag,
         now,
     } = detail;
+    let run_href = format!("/runs/{}", run.id);
+    let current = RunView::parse(view_name.as_deref());
     let duration = duration_text(
         elapsed_ms(run.started_at, run.finished_at, now),
         run.status.is_finished(),
@@ -452,17 +584,48 @@ fn RunPage(detail: Detail) -> impl IntoView {
         run.status,
         ExecutionStatus::Failed | ExecutionStatus::Stopped
     );
+    let summary = failed.then(|| failure_summary(&steps, &run_href)).flatten();
+    let end = run.finished_at.unwrap_or(now);
+    let picture = match current {
+        RunView::Graph => view! {
+            <RunGraph dag run_href=run_href.clone() selected=step.clone() />
+            <p class="hint">"Select a step to see its log, inputs, outputs and settings. Dots are the artifacts steps write; a filled dot links to its stored version."</p>
+        }
+        .into_any(),
+        RunView::Timeline => view! {
+            <RunTimeline steps=steps.clone() run_href=format!("{run_href}?view=timeline") start=run.started_at end />
+        }
+        .into_any(),
+        RunView::Steps => view! {
+            {if steps.is_empty() {
+                view! { <p class="muted">"No step has started yet."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-scroll">
+                        <table class="table" aria-label="Steps">
+                            <thead><tr><th>"Step"</th><th>"Status"</th><th>"Attempt"</th><th>"Duration"</th><th>"Outputs"</th></tr></thead>
+                            <tbody>{steps.iter().cloned().map(|step| view! { <StepRow step now run_href=run_href.clone() /> }).collect_view()}</tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+        }
+        .into_any(),
+    };
     view! {
         <header class="page-header">
             <div>
                 <h1>{run.name.clone()}</h1>
                 <p class="muted run-subtitle"><StatusBadge status=run.status />" "{subtitle}</p>
             </div>
+            {(!run.status.is_finished()).then(|| stop_form(&run))}
         </header>
+        <Notice flash />
         {run.status_reason.clone().map(|reason| {
             let class = if failed { "alert" } else { "notice" };
             view! { <p class=class role="status">{reason}</p> }
         })}
+        {summary}
         <div class="grid run-grid">
             <section class="card" aria-labelledby="about-title">
                 <h2 id="about-title">"About"</h2>
@@ -496,7 +659,7 @@ fn RunPage(detail: Detail) -> impl IntoView {
                     <dt>"Created"</dt><dd>{format::datetime(&run.created_at)}</dd>
                     <dt>"Started"</dt><dd>{when(run.started_at)}</dd>
                     <dt>"Finished"</dt><dd>{when(run.finished_at)}</dd>
-                    <dt>"Duration"</dt><dd>{duration}</dd>
+                    <dt>"Duration"</dt><dd data-testid="run-duration">{duration}</dd>
                     <dt>"Steps"</dt><dd>{step_progress(&run.step_counts)}</dd>
                 </dl>
             </section>
@@ -516,42 +679,84 @@ fn RunPage(detail: Detail) -> impl IntoView {
             </section>
         </div>
         <section class="section" aria-labelledby="steps-title">
-            <h2 id="steps-title">"Steps"</h2>
-            {if steps.is_empty() {
-                view! { <p class="muted">"No step has started yet."</p> }.into_any()
-            } else {
-                view! {
-                    <div class="table-scroll">
-                        <table class="table" aria-label="Steps">
-                            <thead><tr><th>"Step"</th><th>"Status"</th><th>"Attempt"</th><th>"Duration"</th><th>"Outputs"</th></tr></thead>
-                            <tbody>{steps.into_iter().map(|step| view! { <StepRow step now /> }).collect_view()}</tbody>
-                        </table>
-                    </div>
-                    {more_steps.then(|| view! {
-                        <p class="hint">{format!("The first {MAX_STEPS_SHOWN} steps are shown.")}</p>
-                    })}
-                }.into_any()
-            }}
+            <div class="section-head">
+                <h2 id="steps-title">"Steps"</h2>
+                {view_tabs(&run_href, current, step.as_deref())}
+            </div>
+            {picture}
+            {more_steps.then(|| view! {
+                <p class="hint">{format!("The first {MAX_STEPS_SHOWN} steps are shown.")}</p>
+            })}
         </section>
+        {step.clone().map(|name| view! {
+            <section class="card step-panel" aria-labelledby="step-panel-title" id="step">
+                <h2 id="step-panel-title">{format!("Step {name}")}</h2>
+                {panel}
+            </section>
+        })}
         <LogTail run=run.name.clone() lines=log_tail total=log_lines too_long=log_too_long />
         <MetadataTable entries=metadata more=more_metadata />
     }
 }
 
-/// `/runs/:id` (an id or a name): one run.
+/// `/runs/:id` (an id or a name): one run; `?view=` picks the graph, timeline or steps
+/// table, `?step=` opens a step's panel, whose log `?q=` searches and `?stream=` filters.
+/// With JavaScript on, the page follows the run's event stream and reads it again on
+/// each change.
 #[component]
 pub fn RunDetail() -> impl IntoView {
     let params = use_params_map();
+    let query = use_query_map();
     let id = move || params.read().get("id").unwrap_or_default();
+    let step = move || query_value(query.read().get("step"));
+    let view_name = move || query_value(query.read().get("view"));
+    let filter = move || LogFilter {
+        search: query_value(query.read().get("q")),
+        stream: query_value(query.read().get("stream")),
+    };
     let detail = Resource::new(id, get_run_detail);
+    let panel = Resource::new(
+        move || (id(), step(), filter()),
+        |(id, step, filter)| async move {
+            match step {
+                Some(step) => Some(get_step_detail(id, step, filter.search, filter.stream).await),
+                None => None,
+            }
+        },
+    );
+    let flash = Resource::new(|| (), |_| take_flash());
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let run = id();
+        crate::live::follow_run(&run, move || {
+            detail.refetch();
+            panel.refetch();
+        });
+    });
     view! {
-        <Suspense fallback=|| view! { <Title text="Run" /><p class="muted">"Loading…"</p> }>
+        <Transition fallback=|| view! { <Title text="Run" /><p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let flash = flash.await.ok().flatten().unwrap_or_default();
+                let panel = panel.await;
                 match detail.await {
-                    Ok(detail) => view! {
-                        <Title text=format!("Run {}", detail.run.name) />
-                        <RunPage detail />
-                    }.into_any(),
+                    Ok(detail) => {
+                        let step = step();
+                        let view_name = view_name();
+                        let run_href = format!("/runs/{}", detail.run.id);
+                        let close_href = match RunView::parse(view_name.as_deref()).query() {
+                            Some(v) => format!("{run_href}?view={v}"),
+                            None => run_href.clone(),
+                        };
+                        let panel = panel.map(|result| view! {
+                            <StepPanel detail=result run=detail.run.id.to_string()
+                                parameters=detail.run.parameters.clone()
+                                view_name=view_name.clone() filter=filter() close_href />
+                        }.into_any());
+                        view! {
+                            <Title text=format!("Run {}", detail.run.name) />
+                            <RunPage detail view_name step panel flash />
+                        }.into_any()
+                    }
                     Err(error) => view! {
                         <Title text="Run" />
                         <header class="page-header">
@@ -564,7 +769,7 @@ pub fn RunDetail() -> impl IntoView {
                     }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

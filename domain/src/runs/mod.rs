@@ -542,6 +542,48 @@ pub async fn list_steps(
     })
 }
 
+/// One step of a run, by name.
+pub async fn get_step(pool: &PgPool, actor: &Principal, run: &str, step: &str) -> Result<StepRun> {
+    let mut conn = pool.acquire().await?;
+    let row = visible_run(&mut *conn, actor, run).await?;
+    let step = repo::step_by_name(&mut *conn, row.id, step)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    Ok(steps_from(&mut conn, vec![step])
+        .await?
+        .pop()
+        .expect("BUG: one row in, one step out"))
+}
+
+/// The metadata one step of a run logged, oldest first: the first `limit` entries,
+/// and whether there are more.
+pub async fn step_metadata(
+    pool: &PgPool,
+    actor: &Principal,
+    run: &str,
+    step: &str,
+    limit: u32,
+) -> Result<(Vec<MetadataEntry>, bool)> {
+    let mut conn = pool.acquire().await?;
+    let row = visible_run(&mut *conn, actor, run).await?;
+    let step_row = repo::step_by_name(&mut *conn, row.id, step)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let mut rows = repo::step_metadata(&mut *conn, step_row.id, limit).await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let entries = rows
+        .into_iter()
+        .map(|m| MetadataEntry {
+            key: m.key,
+            value: m.value,
+            step: Some(step.to_string()),
+            created_at: m.created_at,
+        })
+        .collect();
+    Ok((entries, more))
+}
+
 /// The metadata logged on a run and its steps, oldest first.
 pub async fn list_metadata(
     pool: &PgPool,

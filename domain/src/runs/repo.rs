@@ -415,6 +415,26 @@ pub(crate) async fn steps(
     .await
 }
 
+pub(crate) async fn step_by_name(
+    db: impl sqlx::PgExecutor<'_>,
+    run: Uuid,
+    name: &str,
+) -> sqlx::Result<Option<StepRow>> {
+    sqlx::query_as!(
+        StepRow,
+        r#"select id, run_id, name, position, status, status_reason, attempt, max_attempts,
+                  exit_code, code_hash, cache_key, cached_from, upstream,
+                  started_at as "started_at: DateTime<Utc>",
+                  finished_at as "finished_at: DateTime<Utc>",
+                  heartbeat_at as "heartbeat_at: DateTime<Utc>"
+             from step_run where run_id = $1 and name = $2"#,
+        run,
+        name
+    )
+    .fetch_optional(db)
+    .await
+}
+
 pub(crate) async fn lock_step(
     db: impl sqlx::PgExecutor<'_>,
     run: Uuid,
@@ -858,6 +878,26 @@ pub(crate) async fn metadata(
             order by m.id limit $3"#,
         run,
         after,
+        i64::from(limit) + 1
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The metadata one step logged (not on its artifacts), oldest first.
+pub(crate) async fn step_metadata(
+    db: impl sqlx::PgExecutor<'_>,
+    step_run: Uuid,
+    limit: u32,
+) -> sqlx::Result<Vec<MetadataRow>> {
+    sqlx::query_as!(
+        MetadataRow,
+        r#"select m.id, m.key, m.value, null::text as "step?",
+                  m.created_at as "created_at: DateTime<Utc>"
+             from run_metadata m
+            where m.step_run_id = $1 and m.artifact_version_id is null
+            order by m.id limit $2"#,
+        step_run,
         i64::from(limit) + 1
     )
     .fetch_all(db)

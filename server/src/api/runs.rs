@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_runs, create_run))
         .routes(routes!(get_run))
         .routes(routes!(stop_run))
+        .routes(routes!(run_events))
         .routes(routes!(list_steps))
         .routes(routes!(read_logs, append_logs))
         .routes(routes!(list_metadata))
@@ -84,6 +85,108 @@ pub async fn get_run(
     AppPath(run): AppPath<String>,
 ) -> ApiResult<AppJson<Run>> {
     Ok(AppJson(runs::get_run(&state.db, &p, &run).await?))
+}
+
+/// How often an event stream sends at most: changes within this time go out as one.
+const EVENT_COALESCE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The live changes of a run as server-sent events (the dashboard's run page; browsers
+/// authenticate with their session cookie). First `ready`; then an `update` whenever
+/// the run, a step's state or the log changes — its data names what changed (`run`,
+/// `step`, `log`, comma-separated; `all` when changes may have been missed), at most
+/// four a second — so the client reads what it shows again; `end` once the run has
+/// ended, and the stream closes.
+#[utoipa::path(get, path = "/runs/{run}/events", tag = "runs", params(("run" = String, Path, description = "Id or name")),
+    responses((status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
+              (status = 401, body = E), (status = 404, body = E)))]
+pub async fn run_events(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    AppPath(run): AppPath<String>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures::StreamExt;
+    use tokio::sync::broadcast::error::RecvError;
+
+    use crate::http::events::{EventKind, RunEvent};
+
+    // Subscribe before the run is read, so no change falls in between.
+    let receiver = state
+        .run_events
+        .subscribe(&state.db)
+        .await
+        .map_err(weir_domain::DomainError::from)?;
+    let found = runs::get_run(&state.db, &p, &run).await?;
+    let id = found.id;
+    let ended = found.status.is_finished();
+    let ready = futures::stream::iter([Ok::<_, std::convert::Infallible>(
+        Event::default().event("ready").data(id.to_string()),
+    )]);
+    if ended {
+        let end = Event::default().event("end").data(found.status.as_str());
+        let events = ready.chain(futures::stream::iter([Ok(end)]));
+        return Ok(Sse::new(events).into_response());
+    }
+    struct Watch {
+        receiver: tokio::sync::broadcast::Receiver<RunEvent>,
+        db: sqlx::PgPool,
+        principal: weir_domain::identity::Principal,
+        ended: bool,
+    }
+    let watch = Watch {
+        receiver,
+        db: state.db.clone(),
+        principal: p,
+        ended: false,
+    };
+    let updates = futures::stream::unfold(watch, move |mut watch| async move {
+        if watch.ended {
+            return None;
+        }
+        // Wait for a change of this run, then gather what else comes within the window.
+        let mut kinds: Vec<&'static str> = Vec::new();
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let received = match deadline {
+                None => watch.receiver.recv().await,
+                Some(at) => match tokio::time::timeout_at(at, watch.receiver.recv()).await {
+                    Ok(received) => received,
+                    Err(_) => break,
+                },
+            };
+            let kind = match received {
+                Ok(RunEvent::Changed { run, kind }) if run == id => kind.as_str(),
+                Ok(RunEvent::Changed { .. }) => continue,
+                Ok(RunEvent::Resync) | Err(RecvError::Lagged(_)) => "all",
+                Err(RecvError::Closed) => return None,
+            };
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+            deadline.get_or_insert_with(|| tokio::time::Instant::now() + EVENT_COALESCE);
+        }
+        let mut events = vec![Ok(Event::default().event("update").data(kinds.join(",")))];
+        if kinds
+            .iter()
+            .any(|k| *k == EventKind::Run.as_str() || *k == "all")
+        {
+            match runs::get_run(&watch.db, &watch.principal, &id.to_string()).await {
+                Ok(run) if run.status.is_finished() => {
+                    events.push(Ok(Event::default().event("end").data(run.status.as_str())));
+                    watch.ended = true;
+                }
+                Ok(_) => {}
+                // Gone, or no longer visible: nothing more to tell.
+                Err(_) => watch.ended = true,
+            }
+        }
+        Some((futures::stream::iter(events), watch))
+    })
+    .flatten();
+    Ok(Sse::new(ready.chain(updates))
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 /// Asks a run to stop: it becomes `stopping`; its driver ends every step at its next

@@ -64,6 +64,7 @@ pub fn router() -> Router<AppState> {
         .route("/forms/stacks/activate", post(activate_stack_form))
         .route("/forms/stacks/share", post(share_stack_form))
         .route("/forms/stacks/delete", post(delete_stack_form))
+        .route("/forms/runs/stop", post(stop_run_form))
 }
 
 fn parse<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> T {
@@ -1708,6 +1709,38 @@ async fn delete_stack_form(
         },
     )
     .await
+}
+
+/// The run page's Stop button: the driver learns it from its next heartbeat answer.
+async fn stop_run_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let pairs = pairs(&body);
+    let run = value_of(&pairs, "run").to_string();
+    let back = format!("/runs/{}", path_escape(&run));
+    settings_form!(state, session, &back, |principal| {
+        match weir_domain::runs::stop_run(&state.db, &principal, &run, Some(&client)).await {
+            Ok(run) if run.status.is_finished() => success(
+                format!(
+                    "Run {} had already ended: {}.",
+                    run.name,
+                    run.status.as_str()
+                ),
+                None,
+            ),
+            Ok(run) => success(
+                format!(
+                    "Stopping run {}: its steps end within seconds and the run is recorded as stopped.",
+                    run.name
+                ),
+                None,
+            ),
+            Err(e) => flash_for(e, String::new()),
+        }
+    })
 }
 
 #[cfg(test)]

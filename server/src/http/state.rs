@@ -30,6 +30,8 @@ pub struct AppState {
     pub keyring: Arc<Keyring>,
     /// Heartbeat timeout of runs (and the interval drivers beat at).
     pub runs: RunSettings,
+    /// Changes of runs, for the run page's event streams.
+    pub run_events: super::events::RunEvents,
 }
 
 /// Creates the session store's table if needed. Serialized by an advisory lock so
@@ -78,6 +80,7 @@ impl AppState {
             public_url: Arc::from(public_url.trim_end_matches('/')),
             keyring,
             runs: RunSettings::default(),
+            run_events: Default::default(),
         }
     }
 
