@@ -167,7 +167,7 @@ pub struct Run {
 }
 
 /// `GET /api/v1/runs` filters.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RunFilter {
     /// Only runs of this pipeline.
@@ -180,6 +180,65 @@ pub struct RunFilter {
     /// Only runs carrying this tag.
     #[serde(default)]
     pub tag: Option<String>,
+    /// Only runs on this stack (its name when the run was created).
+    #[serde(default)]
+    pub stack: Option<String>,
+    /// Only runs started by this user (a user name).
+    #[serde(default)]
+    pub author: Option<String>,
+    /// Only runs created at or after this time: RFC 3339, or a date (`2026-12-01`, from
+    /// its start in UTC).
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Only runs created before this time: RFC 3339, or a date (`2026-12-01`: up to
+    /// the end of that day in UTC).
+    #[serde(default)]
+    pub until: Option<String>,
+    /// Only runs whose name contains this text (ignoring case).
+    #[serde(default)]
+    pub search: Option<String>,
+    /// `newest` (the default), `oldest` or `name`. A cursor belongs to its order.
+    #[serde(default)]
+    #[param(value_type = Option<RunSort>)]
+    pub sort: Option<String>,
+}
+
+/// The orders of the runs list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunSort {
+    #[default]
+    Newest,
+    Oldest,
+    Name,
+}
+
+impl RunSort {
+    pub const ALL: [RunSort; 3] = [RunSort::Newest, RunSort::Oldest, RunSort::Name];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunSort::Newest => "newest",
+            RunSort::Oldest => "oldest",
+            RunSort::Name => "name",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// A `since`/`until` bound of the runs list: RFC 3339, or a date (the start of the day
+/// in UTC; with `end_of_day`, the start of the next one). `None` when unreadable.
+pub fn parse_time_bound(value: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
+    let value = value.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(value) {
+        return Some(at.with_timezone(&Utc));
+    }
+    let day = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
+    let day = if end_of_day { day.succ_opt()? } else { day };
+    Some(day.and_hms_opt(0, 0, 0)?.and_utc())
 }
 
 /// `POST /api/v1/runs`: start a run of a snapshot; the caller drives it.

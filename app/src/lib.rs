@@ -1,6 +1,7 @@
 //! The Weir dashboard: the HTML shell, the layout with its navigation, the pages, and
 //! the server functions they call. Rendered on the server and hydrated in the browser.
 
+pub mod artifacts;
 pub mod auth;
 pub mod dag;
 pub mod error;
@@ -97,9 +98,11 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("/") view=pages::Overview ssr=SsrMode::Async />
                     <Route path=path!("/pipelines") view=pages::Pipelines ssr=SsrMode::Async />
+                    <Route path=path!("/pipelines/:name") view=pages::PipelineDetailPage ssr=SsrMode::Async />
                     <Route path=path!("/runs") view=pages::Runs ssr=SsrMode::Async />
                     <Route path=path!("/runs/:id") view=pages::RunDetail ssr=SsrMode::Async />
                     <Route path=path!("/artifacts") view=pages::Artifacts ssr=SsrMode::Async />
+                    <Route path=path!("/artifact-versions/:id") view=pages::ArtifactVersionPage ssr=SsrMode::Async />
                     <Route path=path!("/models") view=pages::Models ssr=SsrMode::Async />
                     <Route path=path!("/stacks") view=pages::Stacks ssr=SsrMode::Async />
                     <Route path=path!("/stacks/new") view=pages::NewStack ssr=SsrMode::Async />

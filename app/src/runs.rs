@@ -195,12 +195,10 @@ pub fn run_dag(spec: Option<&PipelineSpec>, steps: &[StepRun], now: DateTime<Utc
     RunDag { nodes, layout }
 }
 
-/// The runs the signed-in user may see, newest first, optionally of one pipeline and
-/// in one status.
+/// The runs the signed-in user may see that pass `filter`, in its order.
 #[server(prefix = "/fn", endpoint = "run_list")]
 pub async fn get_run_list(
-    pipeline: Option<String>,
-    status: Option<String>,
+    filter: weir_api::runs::RunFilter,
     cursor: Option<String>,
 ) -> Result<RunList, AppError> {
     let principal = crate::auth::ssr::require_principal().await?;
@@ -208,11 +206,6 @@ pub async fn get_run_list(
     let query = weir_api::PageQuery {
         limit: Some(RUNS_PER_PAGE),
         cursor,
-    };
-    let filter = weir_api::runs::RunFilter {
-        pipeline,
-        status,
-        tag: None,
     };
     let page = weir_domain::runs::list_runs(&pool, &principal, &filter, &query).await?;
     Ok(RunList {
@@ -436,9 +429,19 @@ pub async fn get_step_detail(
     })
 }
 
-/// The pipelines the signed-in user may see, by name.
+/// A pipeline with its runs at a glance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineSummary {
+    pub pipeline: Pipeline,
+    /// Runs of it the user may see.
+    pub runs: i64,
+    /// The newest of them: its status and id.
+    pub latest: Option<(ExecutionStatus, uuid::Uuid)>,
+}
+
+/// The pipelines the signed-in user may see, by name, with their run counts.
 #[server(prefix = "/fn", endpoint = "pipeline_list")]
-pub async fn get_pipeline_list(cursor: Option<String>) -> Result<Page<Pipeline>, AppError> {
+pub async fn get_pipeline_list(cursor: Option<String>) -> Result<Page<PipelineSummary>, AppError> {
     let principal = crate::auth::ssr::require_principal().await?;
     let pool = use_context::<sqlx::PgPool>().ok_or(AppError::Internal)?;
     let query = weir_api::PageQuery {
@@ -446,7 +449,137 @@ pub async fn get_pipeline_list(cursor: Option<String>) -> Result<Page<Pipeline>,
         cursor,
     };
     let filter = weir_api::pipelines::PipelineFilter::default();
-    Ok(weir_domain::pipelines::list(&pool, &principal, &filter, &query).await?)
+    let page = weir_domain::pipelines::list(&pool, &principal, &filter, &query).await?;
+    let ids: Vec<uuid::Uuid> = page.items.iter().map(|p| p.id).collect();
+    let stats = weir_domain::runs::pipeline_run_stats(&pool, &principal, &ids).await?;
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|pipeline| {
+                let stat = stats.get(&pipeline.id).copied();
+                PipelineSummary {
+                    runs: stat.map_or(0, |s| s.runs),
+                    latest: stat.and_then(|s| s.latest),
+                    pipeline,
+                }
+            })
+            .collect(),
+        next_cursor: page.next_cursor,
+        total: page.total,
+    })
+}
+
+/// Snapshots a pipeline page shows, and runs.
+pub const PIPELINE_SNAPSHOTS: u32 = 20;
+pub const PIPELINE_RUNS: u32 = 10;
+
+/// A pipeline's page: the pipeline, its newest snapshots (versions) and runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineDetail {
+    pub pipeline: Pipeline,
+    pub snapshots: Page<weir_api::pipelines::Snapshot>,
+    pub runs: Page<Run>,
+    pub now: DateTime<Utc>,
+}
+
+#[server(prefix = "/fn", endpoint = "pipeline_detail")]
+pub async fn get_pipeline_detail(
+    name: String,
+    cursor: Option<String>,
+) -> Result<PipelineDetail, AppError> {
+    let principal = crate::auth::ssr::require_principal().await?;
+    let pool = use_context::<sqlx::PgPool>().ok_or(AppError::Internal)?;
+    let pipeline = weir_domain::pipelines::get(&pool, &principal, &name).await?;
+    let snapshots = weir_domain::pipelines::snapshots(
+        &pool,
+        &principal,
+        &pipeline.name,
+        &weir_api::PageQuery {
+            limit: Some(PIPELINE_SNAPSHOTS),
+            cursor,
+        },
+    )
+    .await?;
+    let filter = weir_api::runs::RunFilter {
+        pipeline: Some(pipeline.name.clone()),
+        ..Default::default()
+    };
+    let runs = weir_domain::runs::list_runs(
+        &pool,
+        &principal,
+        &filter,
+        &weir_api::PageQuery {
+            limit: Some(PIPELINE_RUNS),
+            cursor: None,
+        },
+    )
+    .await?;
+    Ok(PipelineDetail {
+        pipeline,
+        snapshots,
+        runs,
+        now: Utc::now(),
+    })
+}
+
+/// What the overview shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverviewData {
+    /// The newest runs the user may see.
+    pub recent: Vec<Run>,
+    /// Runs created in the last 7 days, per status.
+    pub last_week: std::collections::BTreeMap<ExecutionStatus, i64>,
+    /// The user's active stack.
+    pub active_stack: Option<String>,
+    /// Whether the user may see any pipeline.
+    pub has_pipelines: bool,
+    pub now: DateTime<Utc>,
+}
+
+/// Runs the overview lists.
+pub const OVERVIEW_RUNS: u32 = 8;
+
+#[server(prefix = "/fn", endpoint = "overview")]
+pub async fn get_overview() -> Result<OverviewData, AppError> {
+    let principal = crate::auth::ssr::require_principal().await?;
+    let pool = use_context::<sqlx::PgPool>().ok_or(AppError::Internal)?;
+    let now = Utc::now();
+    let recent = weir_domain::runs::list_runs(
+        &pool,
+        &principal,
+        &Default::default(),
+        &weir_api::PageQuery {
+            limit: Some(OVERVIEW_RUNS),
+            cursor: None,
+        },
+    )
+    .await?;
+    let last_week =
+        weir_domain::runs::status_counts_since(&pool, &principal, now - chrono::Duration::days(7))
+            .await?;
+    let active_stack = match weir_domain::stacks::active_stack(&pool, &principal).await {
+        Ok(stack) => Some(stack.name),
+        Err(weir_domain::DomainError::NotFound) => None,
+        Err(error) => return Err(error.into()),
+    };
+    let pipelines = weir_domain::pipelines::list(
+        &pool,
+        &principal,
+        &Default::default(),
+        &weir_api::PageQuery {
+            limit: Some(1),
+            cursor: None,
+        },
+    )
+    .await?;
+    Ok(OverviewData {
+        recent: recent.items,
+        last_week,
+        active_stack,
+        has_pipelines: !pipelines.items.is_empty(),
+        now,
+    })
 }
 
 /// The names of the pipelines the signed-in user may see (the first 200), for the

@@ -116,16 +116,23 @@ async function seed(id: string) {
   return { pipeline, good, bad, author };
 }
 
-test('runs: the list with status badges, the status filter, and a run with its steps and log', async ({ page, javaScriptEnabled: js }) => {
+test('runs: the list with status badges, its filters in the address, and a run with its steps and log', async ({ page, javaScriptEnabled: js }) => {
   const { pipeline, good, bad, author } = await seed(suffix(js));
   const errors = watchErrors(page);
 
-  // The admin sees everyone's pipelines; the name leads to the pipeline's runs.
+  // The admin sees everyone's pipelines; a pipeline's page lists its runs and versions.
   await signIn(page, js, '/pipelines');
-  await page.getByRole('table', { name: 'Pipelines' }).getByRole('link', { name: pipeline, exact: true }).click();
-  await expect(page).toHaveURL(new RegExp(`/runs\\?pipeline=${pipeline}$`));
+  const pipelineRow = page.getByRole('table', { name: 'Pipelines' }).getByRole('row').filter({ hasText: pipeline });
+  await expect(pipelineRow).toContainText('2 runs');
+  await expect(pipelineRow.getByText('Failed', { exact: true })).toHaveClass(/badge-failed/);
+  await pipelineRow.getByRole('link', { name: pipeline, exact: true }).click();
+  await expect(page).toHaveURL(new RegExp(`/pipelines/${pipeline}$`));
   await ready(page, js);
+  await expect(page.getByRole('table', { name: 'Recent runs' })).toContainText(good);
+  await expect(page.getByRole('table', { name: 'Steps of version 1' })).toContainText('i ← a.o');
 
+  await page.goto(`/runs?pipeline=${pipeline}`);
+  await ready(page, js);
   const runs = page.getByRole('table', { name: 'Runs' });
   const goodRow = runs.getByRole('row').filter({ hasText: good });
   const badRow = runs.getByRole('row').filter({ hasText: bad });
@@ -136,28 +143,53 @@ test('runs: the list with status badges, the status filter, and a run with its s
   for (const text of ['0/2', '1 failed', '1 skipped']) await expect(badRow).toContainText(text);
   await expect(runs.getByRole('row')).toHaveCount(3);
 
-  // The status filter is a plain form: the address carries it.
+  // The filters are a plain form: the address carries them, so a view can be shared.
   await expect(page.getByLabel('Pipeline')).toHaveValue(pipeline);
   await page.getByLabel('Status').selectOption('failed');
-  await page.getByRole('button', { name: 'Filter' }).click();
-  await expect(page).toHaveURL(/[?&]status=failed(&|$)/);
-  await expect(page).toHaveURL(new RegExp(`[?&]pipeline=${pipeline}(&|$)`));
+  await page.getByLabel('Author').fill(author);
+  await page.getByLabel('Name contains').fill('bad');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  for (const part of ['status=failed', `pipeline=${pipeline}`, `author=${author}`, 'search=bad']) {
+    await expect(page).toHaveURL(new RegExp(`[?&]${part}(&|$)`));
+  }
   await ready(page, js);
   await expect(runs.getByRole('row')).toHaveCount(2);
   await expect(badRow).toBeVisible();
   await expect(goodRow).toHaveCount(0);
+  // The same address, opened afresh, shows the same view.
+  await page.goto(page.url());
+  await ready(page, js);
+  await expect(page.getByLabel('Author')).toHaveValue(author);
+  await expect(runs.getByRole('row')).toHaveCount(2);
+  await page.goto(`/runs?pipeline=${pipeline}&search=no-such-run`);
+  await expect(page.getByRole('heading', { name: 'No runs match these filters' })).toBeVisible();
 
-  // The failed run: why it failed, per step.
-  await badRow.getByRole('link', { name: bad }).click();
+  // The failed run: the first failure apart from what was skipped because of it.
+  await page.goto(`/runs?pipeline=${pipeline}&status=failed`);
+  await ready(page, js);
+  await runs.getByRole('link', { name: bad }).click();
   await expect(page.getByRole('heading', { level: 1, name: bad })).toBeVisible();
   await ready(page, js);
-  await expect(page.getByRole('status')).toHaveText('step a failed');
+  const failure = page.getByRole('region', { name: 'What failed' });
+  await expect(failure).toContainText('First failure: a — exit code 3');
+  await expect(failure.getByRole('list', { name: 'Skipped steps' })).toHaveText('b');
+  // The graph: steps coloured by status, the step panel with the step's log.
+  await expect(page.locator('a.dag-link[data-step="a"] g')).toHaveClass(/tone-failed/);
+  await expect(page.locator('a.dag-link[data-step="b"] g')).toHaveClass(/tone-skipped/);
+  await page.locator('a.dag-link[data-step="a"]').click();
+  await expect(page).toHaveURL(/[?&]step=a(&|$)/);
+  const panel = page.getByRole('region', { name: 'Step a' });
+  await expect(panel).toContainText('exit code 3');
+  await expect(panel.getByRole('region', { name: 'Step log lines' })).toContainText('Traceback: it broke');
+  // Its log, searched.
+  await panel.getByLabel('Search').fill('nothing like this');
+  await panel.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/[?&]q=nothing/);
+  await expect(page.getByRole('region', { name: 'Step a' })).toContainText('No line matches.');
+  // The steps table view.
+  await page.getByRole('link', { name: 'Steps', exact: true }).click();
   const steps = page.getByRole('table', { name: 'Steps' });
-  const stepA = steps.getByRole('row').filter({ has: page.getByRole('cell', { name: 'a', exact: true }) });
   const stepB = steps.getByRole('row').filter({ has: page.getByRole('cell', { name: 'b', exact: true }) });
-  await expect(stepA).toContainText('Failed');
-  await expect(stepA).toContainText('exit code 3');
-  await expect(stepA).toContainText('1 of 1');
   await expect(stepB).toContainText('Skipped');
   await expect(stepB).toContainText('upstream step a failed');
   await expect(page.getByRole('region', { name: 'Logs' })).toContainText('Traceback: it broke');
@@ -172,6 +204,8 @@ test('runs: the list with status badges, the status filter, and a run with its s
   await expect(about).toContainText(pipeline);
   await expect(about).toContainText(author);
   await expect(about.getByRole('list', { name: 'Tags' })).toHaveText('e2e');
+  await expect(page.locator('a.dag-link[data-step="a"] g')).toHaveClass(/tone-ok/);
+  await page.goto(`${page.url()}?view=steps`);
   const goodA = steps.getByRole('row').filter({ has: page.getByRole('cell', { name: 'a', exact: true }) });
   await expect(goodA).toContainText('Completed');
   await expect(goodA.getByRole('list', { name: 'Outputs' })).toContainText(`${pipeline}.a.o v1`);
@@ -180,6 +214,20 @@ test('runs: the list with status badges, the status filter, and a run with its s
   await expect(logs.locator('b')).toHaveCount(0);
   await expect(logs).toContainText(`weir run logs ${good}`);
   await expect(page.getByRole('table', { name: 'Metadata' })).toContainText('accuracy');
+  // The timeline.
+  await page.getByRole('link', { name: 'Timeline', exact: true }).click();
+  await expect(page.getByRole('region', { name: 'Timeline' })).toBeVisible();
+
+  // Its output's version page: lineage and metadata, and a download link.
+  await page.goto(`${page.url().split('?')[0]}?step=a`);
+  await ready(page, js);
+  await page.getByRole('region', { name: 'Step a' }).getByRole('link', { name: `${pipeline}.a.o v1` }).click();
+  await expect(page.getByRole('heading', { level: 1, name: `${pipeline}.a.o v1` })).toBeVisible();
+  await ready(page, js);
+  const lineage = page.getByRole('region', { name: 'Lineage' });
+  await expect(lineage).toContainText(`${good} · step a`);
+  await expect(lineage.getByRole('list', { name: 'Consumers' })).toContainText(`${good} · step b`);
+  await expect(page.getByRole('link', { name: 'Download' })).toHaveAttribute('href', /\/api\/v1\/artifact-versions\/.+\/content$/);
 
   // Its output is listed among the artifacts.
   await page.goto(`/artifacts?pipeline=${pipeline}`);
@@ -188,5 +236,90 @@ test('runs: the list with status badges, the status filter, and a run with its s
   // A run that does not exist says so.
   await page.goto(`/runs/no-such-run-${pipeline}`);
   await expect(page.getByRole('heading', { name: 'No such run' })).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
+test('run page: a step finishing while the page is open changes colour without a reload', async ({ page, javaScriptEnabled: js }) => {
+  test.skip(!js, 'live updates need JavaScript; without it the page shows the state it was rendered with');
+  const id = suffix(js);
+  const pipeline = `e2e-live-${id}`;
+  const api = await session(ADMIN, PASSWORD);
+  const driverApi = await request.newContext({ baseURL: BASE });
+  await ok(api.post('/api/v1/pipelines', {
+    data: {
+      spec: { name: pipeline, steps: [{ name: 'slow', command: ['true'] }, { name: 'later', command: ['true'] }] },
+      entrypoint: { working_dir: '/tmp' },
+    },
+  }));
+  const created = await ok<Created>(api.post('/api/v1/runs', { data: { pipeline, name: `live-${id}` } }));
+  const driver = new Driver(driverApi, created);
+  await driver.start('slow');
+  const errors = watchErrors(page);
+
+  await signIn(page, js, `/runs/${created.run.id}`);
+  const slow = page.locator('a.dag-link[data-step="slow"] g');
+  await expect(slow).toHaveClass(/tone-running/);
+  // Mark the document: a reload would lose the mark.
+  await page.evaluate(() => ((window as unknown as { __mark: number }).__mark = 42));
+
+  await driver.finish('slow', { status: 'completed', logs: [{ stream: 'stdout', at: new Date().toISOString(), line: 'slow is done' }] });
+  await expect(slow).toHaveClass(/tone-ok/);
+  await expect(page.getByRole('region', { name: 'Logs' })).toContainText('slow is done');
+  await driver.start('later');
+  await driver.finish('later', { status: 'completed' });
+  await expect(page.locator('.run-subtitle').getByText('Completed', { exact: true })).toBeVisible();
+  expect(await page.evaluate(() => (window as unknown as { __mark?: number }).__mark)).toBe(42);
+  // A finished run has no Stop button.
+  await expect(page.getByRole('button', { name: /Stop run/ })).toHaveCount(0);
+  await api.dispose();
+  await driverApi.dispose();
+  expect(errors).toEqual([]);
+});
+
+test('run page: the Stop button asks a running run to stop', async ({ page, javaScriptEnabled: js }) => {
+  const id = suffix(js);
+  const pipeline = `e2e-stop-${id}`;
+  const api = await session(ADMIN, PASSWORD);
+  await ok(api.post('/api/v1/pipelines', {
+    data: { spec: { name: pipeline, steps: [{ name: 'x', command: ['true'] }] }, entrypoint: { working_dir: '/tmp' } },
+  }));
+  const created = await ok<Created>(api.post('/api/v1/runs', { data: { pipeline, name: `stop-${id}` } }));
+  await signIn(page, js, `/runs/${created.run.id}`);
+  await page.getByRole('button', { name: `Stop run stop-${id}` }).click();
+  await expect(page.getByText(`Stopping run stop-${id}`)).toBeVisible();
+  const run = await ok<{ status: string }>(api.get(`/api/v1/runs/${created.run.id}`));
+  expect(['stopping', 'stopped']).toContain(run.status);
+  await api.dispose();
+});
+
+test('user content never runs as script: log lines and metadata with <script> and onerror', async ({ page, javaScriptEnabled: js }) => {
+  const id = suffix(js);
+  const pipeline = `e2e-xss-${id}`;
+  const api = await session(ADMIN, PASSWORD);
+  const driverApi = await request.newContext({ baseURL: BASE });
+  await ok(api.post('/api/v1/pipelines', {
+    data: { spec: { name: pipeline, steps: [{ name: 'x', command: ['true'] }] }, entrypoint: { working_dir: '/tmp' } },
+  }));
+  const probe = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">';
+  // Names follow a grammar that refuses markup.
+  const refused = await api.post('/api/v1/runs', { data: { pipeline, name: probe } });
+  expect(refused.status()).toBe(422);
+  const created = await ok<Created>(api.post('/api/v1/runs', { data: { pipeline, name: `xss-${id}` } }));
+  const driver = new Driver(driverApi, created);
+  await driver.start('x');
+  await driver.finish('x', {
+    status: 'completed',
+    metadata: { probe },
+    logs: [{ stream: 'stdout', at: new Date().toISOString(), line: probe }],
+  });
+  const errors = watchErrors(page);
+  await signIn(page, js, `/runs/${created.run.id}?step=x`);
+  await expect(page.getByRole('region', { name: 'Logs' })).toContainText(probe);
+  await expect(page.getByRole('table', { name: 'Metadata' })).toContainText(probe);
+  await expect(page.getByRole('region', { name: 'Step x' })).toContainText(probe);
+  await expect(page.locator('img[src="x"]')).toHaveCount(0);
+  if (js) expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+  await api.dispose();
+  await driverApi.dispose();
   expect(errors).toEqual([]);
 });

@@ -39,6 +39,12 @@ impl Client {
             ("pipeline", filter.pipeline.as_deref()),
             ("status", filter.status.as_deref()),
             ("tag", filter.tag.as_deref()),
+            ("stack", filter.stack.as_deref()),
+            ("author", filter.author.as_deref()),
+            ("since", filter.since.as_deref()),
+            ("until", filter.until.as_deref()),
+            ("search", filter.search.as_deref()),
+            ("sort", filter.sort.as_deref()),
         ];
         self.get(&list("/api/v1/runs", &filters, limit, cursor))
             .await

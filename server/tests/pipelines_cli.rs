@@ -270,6 +270,36 @@ async fn the_yaml_example_runs_end_to_end_and_reuses_what_did_not_change(pool: P
         .to_string();
     let text = std::fs::read_to_string(&path).expect("report file");
     assert!(text.contains("accuracy"), "{text}");
+    // The same bytes through the REST API, as a download; not for someone who may not
+    // see the pipeline.
+    let download = call(
+        &served.router,
+        "GET",
+        &format!("/api/v1/artifact-versions/{report}/content"),
+        None,
+        Some(&served.admin),
+    )
+    .await;
+    assert_eq!(download.status, 200, "{}", download.text);
+    assert_eq!(download.text, text);
+    assert_eq!(
+        download.header("content-disposition"),
+        Some("attachment; filename=\"iris-yaml.evaluate.report-v1\""),
+    );
+    assert_eq!(
+        download.header("content-length"),
+        Some(text.len().to_string().as_str())
+    );
+    let (_, eve) = person(&served.router, &served.admin, "eve").await;
+    let hidden = call(
+        &served.router,
+        "GET",
+        &format!("/api/v1/artifact-versions/{report}/content"),
+        None,
+        Some(&eve),
+    )
+    .await;
+    assert_eq!(hidden.status, 404, "{}", hidden.text);
     let logs = cli.ok(&["run", "logs", &id, "--step", "load"]).await;
     assert!(logs.contains("loaded 150 flowers"), "{logs}");
 
@@ -572,5 +602,24 @@ async fn the_example_runs_on_an_s3_artifact_store(pool: PgPool) {
     assert!(
         store.exists(uri).await.expect("exists"),
         "{uri} is in the bucket"
+    );
+    // The server reads it back through the stack's store, credentials from the secret.
+    let local = tempfile::NamedTempFile::new().expect("file");
+    store
+        .download_file(uri, local.path())
+        .await
+        .expect("download");
+    let download = call(
+        &served.router,
+        "GET",
+        &format!("/api/v1/artifact-versions/{model}/content"),
+        None,
+        Some(&served.admin),
+    )
+    .await;
+    assert_eq!(download.status, 200, "{}", download.text);
+    assert_eq!(
+        download.text.as_bytes(),
+        std::fs::read(local.path()).expect("bytes").as_slice()
     );
 }

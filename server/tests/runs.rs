@@ -1167,3 +1167,131 @@ async fn the_event_stream_tells_each_change_of_a_run_until_it_ends(pool: PgPool)
     );
     assert_eq!(events.next().await, None);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_runs_list_filters_by_author_stack_dates_and_name_and_sorts(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    let admin = admin_key(&app, &pool).await;
+    let (_, bob) = person(&app, &admin, "bob").await;
+    register(&app, &admin, two_steps("p")).await;
+    register(&app, &bob, two_steps("q")).await;
+    for name in ["nightly-b", "nightly-a", "adhoc_c"] {
+        let made = call(
+            &app,
+            "POST",
+            "/api/v1/runs",
+            Some(
+                json!({"pipeline": "p", "name": name, "parameters": {"epochs": 1}, "tags": ["t"]}),
+            ),
+            Some(&admin),
+        )
+        .await;
+        assert_eq!(made.status, 201, "{}", made.text);
+    }
+    let made = call(
+        &app,
+        "POST",
+        "/api/v1/runs",
+        Some(json!({"pipeline": "q", "name": "bobs-run", "parameters": {"epochs": 1}})),
+        Some(&bob),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.text);
+
+    let names = |answer: Value| -> Vec<String> {
+        answer["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|r| r["name"].as_str().expect("name").to_string())
+            .collect()
+    };
+    let list = |query: &str| {
+        let app = app.clone();
+        let admin = admin.clone();
+        let query = query.to_string();
+        async move { ok(&app, "GET", &format!("/api/v1/runs?{query}"), None, &admin).await }
+    };
+    assert_eq!(names(list("author=bob").await), ["bobs-run"]);
+    assert_eq!(names(list("author=BOB&pipeline=q").await), ["bobs-run"]);
+    assert!(names(list("author=nobody").await).is_empty());
+    assert_eq!(
+        names(list("search=NIGHTLY&sort=name").await),
+        ["nightly-a", "nightly-b"]
+    );
+    // `_` is a character, not a wildcard.
+    assert_eq!(names(list("search=h_c").await), Vec::<String>::new());
+    assert_eq!(names(list("search=c_").await), ["adhoc_c"]);
+    assert_eq!(
+        names(list("stack=DEFAULT&pipeline=p&sort=oldest").await),
+        ["nightly-b", "nightly-a", "adhoc_c"]
+    );
+    assert!(names(list("stack=elsewhere").await).is_empty());
+    let today = chrono::Utc::now().date_naive();
+    let tomorrow = today.succ_opt().expect("a date");
+    assert_eq!(
+        names(list(&format!("since={today}&until={today}")).await).len(),
+        4
+    );
+    assert!(names(list(&format!("since={tomorrow}")).await).is_empty());
+    assert!(names(list(&format!("until={}", today.pred_opt().expect("a date"))).await).is_empty());
+
+    // Keyset paging in name order, one run a page.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = list(&format!("sort=name&limit=1&cursor={cursor}")).await;
+        seen.extend(names(page.clone()));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["adhoc_c", "bobs-run", "nightly-a", "nightly-b"]);
+
+    // Bad values: 422 naming each field; a cursor of another order is refused too.
+    let newest_cursor = list("limit=1").await["next_cursor"]
+        .as_str()
+        .expect("more")
+        .to_string();
+    let bad = call(
+        &app,
+        "GET",
+        &format!("/api/v1/runs?sort=size&since=yesterday&status=nope&cursor={newest_cursor}"),
+        None,
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    let fields: Vec<String> = bad.json()["error"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| f["field"].as_str().expect("field").to_string())
+        .collect();
+    for field in ["sort", "since", "status"] {
+        assert!(fields.contains(&field.to_string()), "{field} in {fields:?}");
+    }
+    let other_order = call(
+        &app,
+        "GET",
+        &format!("/api/v1/runs?sort=name&cursor={newest_cursor}"),
+        None,
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(other_order.status, 422, "{}", other_order.text);
+    let backwards = call(
+        &app,
+        "GET",
+        "/api/v1/runs?since=2026-12-02&until=2026-12-01",
+        None,
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(backwards.status, 422, "{}", backwards.text);
+
+    // Bob sees his own runs only, whatever he asks for.
+    let bobs = ok(&app, "GET", "/api/v1/runs?search=n", None, &bob).await;
+    assert_eq!(names(bobs), ["bobs-run"]);
+}

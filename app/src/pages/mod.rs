@@ -1,5 +1,6 @@
 //! The dashboard's pages. Pages whose feature has not landed say so plainly.
 
+mod artifact_version;
 mod auth;
 mod components;
 mod config_form;
@@ -16,12 +17,13 @@ mod stacks;
 mod step_panel;
 mod teams;
 
+pub use artifact_version::ArtifactVersionPage;
 pub use auth::{Setup, SignIn};
 pub use components::{ComponentPage, Components, EditComponent, NewComponent};
 pub use not_found::NotFound;
 pub use not_yet::Models;
 pub use overview::Overview;
-pub use pipelines::Pipelines;
+pub use pipelines::{PipelineDetailPage, Pipelines};
 pub use runs::{Artifacts, RunDetail, Runs};
 pub use secrets::{NewSecret, RevealSecret, SecretPage, Secrets};
 pub use settings::Settings;

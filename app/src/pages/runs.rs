@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use weir_api::runs::{
-    Artifact, ArtifactLink, ExecutionStatus, LogLine, LogStream, MetadataEntry, Run, RunTrigger,
-    StepRun,
+    Artifact, ArtifactLink, ExecutionStatus, LogLine, LogStream, MetadataEntry, Run, RunFilter,
+    RunSort, RunTrigger, StepRun,
 };
 
 use super::run_graph::{RunGraph, RunTimeline, step_href};
@@ -126,29 +126,79 @@ fn RunRow(run: Run, now: chrono::DateTime<chrono::Utc>) -> impl IntoView {
     }
 }
 
+/// The runs list's filters as the address carries them (`?pipeline=&status=&stack=
+/// &author=&tag=&since=&until=&search=&sort=`).
+const FILTER_KEYS: [&str; 9] = [
+    "search", "pipeline", "status", "stack", "author", "tag", "since", "until", "sort",
+];
+
+fn filter_from_query(get: impl Fn(&str) -> Option<String>) -> RunFilter {
+    let value = |k: &str| query_value(get(k));
+    RunFilter {
+        pipeline: value("pipeline"),
+        status: value("status"),
+        tag: value("tag"),
+        stack: value("stack"),
+        author: value("author"),
+        since: value("since"),
+        until: value("until"),
+        search: value("search"),
+        sort: value("sort"),
+    }
+}
+
+fn filter_pairs(filter: &RunFilter) -> Vec<(&'static str, String)> {
+    let values = [
+        &filter.search,
+        &filter.pipeline,
+        &filter.status,
+        &filter.stack,
+        &filter.author,
+        &filter.tag,
+        &filter.since,
+        &filter.until,
+        &filter.sort,
+    ];
+    FILTER_KEYS
+        .into_iter()
+        .zip(values)
+        .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+        .collect()
+}
+
 /// The filter form: a plain GET, so it works without JavaScript and the address
-/// carries the filters.
+/// carries the filters (a view can be shared and bookmarked).
 #[component]
-fn RunFilters(
-    pipelines: Vec<String>,
-    pipeline: Option<String>,
-    status: Option<String>,
-) -> impl IntoView {
+fn RunFilters(pipelines: Vec<String>, filter: RunFilter) -> impl IntoView {
     let mut pipelines = pipelines;
-    if let Some(p) = &pipeline
+    if let Some(p) = &filter.pipeline
         && !pipelines.iter().any(|name| name.eq_ignore_ascii_case(p))
     {
         pipelines.insert(0, p.clone());
     }
-    let filtered = pipeline.is_some() || status.is_some();
+    let filtered = filter_pairs(&filter).iter().any(|(k, _)| *k != "sort");
+    let text = |id: &'static str,
+                name: &'static str,
+                label: &'static str,
+                value: Option<String>,
+                kind: &'static str,
+                placeholder: &'static str| {
+        view! {
+            <span class="filter-field">
+                <label for=id>{label}</label>
+                <input id=id type=kind name=name value=value.unwrap_or_default() placeholder=placeholder />
+            </span>
+        }
+    };
     view! {
         <form method="get" action="/runs" class="inline-form filter filter-bar" aria-label="Filter runs">
+            {text("run-search", "search", "Name contains", filter.search.clone(), "search", "e.g. nightly")}
             <span class="filter-field">
             <label for="run-pipeline">"Pipeline"</label>
             <select id="run-pipeline" name="pipeline">
-                <option value="" selected=pipeline.is_none()>"All pipelines"</option>
+                <option value="" selected=filter.pipeline.is_none()>"All pipelines"</option>
                 {pipelines.into_iter().map(|name| {
-                    let chosen = pipeline.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(&name));
+                    let chosen = filter.pipeline.as_deref().is_some_and(|p| p.eq_ignore_ascii_case(&name));
                     view! { <option value=name.clone() selected=chosen>{name.clone()}</option> }
                 }).collect_view()}
             </select>
@@ -156,14 +206,33 @@ fn RunFilters(
             <span class="filter-field">
             <label for="run-status">"Status"</label>
             <select id="run-status" name="status">
-                <option value="" selected=status.is_none()>"Any status"</option>
+                <option value="" selected=filter.status.is_none()>"Any status"</option>
                 {ExecutionStatus::ALL.into_iter().map(|s| {
-                    let chosen = status.as_deref() == Some(s.as_str());
+                    let chosen = filter.status.as_deref() == Some(s.as_str());
                     view! { <option value=s.as_str() selected=chosen>{status_label(s)}</option> }
                 }).collect_view()}
             </select>
             </span>
-            <button type="submit" class="button secondary">"Filter"</button>
+            {text("run-stack", "stack", "Stack", filter.stack.clone(), "text", "stack name")}
+            {text("run-author", "author", "Author", filter.author.clone(), "text", "user name")}
+            {text("run-tag", "tag", "Tag", filter.tag.clone(), "text", "tag")}
+            {text("run-since", "since", "From", filter.since.clone(), "date", "")}
+            {text("run-until", "until", "To", filter.until.clone(), "date", "")}
+            <span class="filter-field">
+            <label for="run-sort">"Order"</label>
+            <select id="run-sort" name="sort">
+                {RunSort::ALL.into_iter().map(|s| {
+                    let chosen = filter.sort.as_deref().unwrap_or("newest") == s.as_str();
+                    let label = match s {
+                        RunSort::Newest => "Newest first",
+                        RunSort::Oldest => "Oldest first",
+                        RunSort::Name => "By name",
+                    };
+                    view! { <option value=s.as_str() selected=chosen>{label}</option> }
+                }).collect_view()}
+            </select>
+            </span>
+            <button type="submit" class="button secondary">"Apply"</button>
             {filtered.then(|| view! { <a href="/runs">"Clear filters"</a> })}
         </form>
     }
@@ -199,28 +268,27 @@ fn no_runs_yet() -> impl IntoView {
     }
 }
 
-/// `/runs?pipeline=&status=&cursor=`: every run the user may see, newest first.
+/// `/runs?…&cursor=`: every run the user may see that passes the filters of the address.
 #[component]
 pub fn Runs() -> impl IntoView {
     let query = use_query_map();
-    let pipeline = move || query_value(query.read().get("pipeline"));
-    let status = move || query_value(query.read().get("status"));
+    let filter = move || filter_from_query(|k| query.read().get(k));
     let runs = Resource::new(
-        move || (pipeline(), status(), query.read().get("cursor")),
-        |(pipeline, status, cursor)| get_run_list(pipeline, status, cursor),
+        move || (filter(), query.read().get("cursor")),
+        |(filter, cursor)| get_run_list(filter, cursor),
     );
     let pipelines = Resource::new(|| (), |_| get_pipeline_names());
     view! {
         <Title text="Runs" />
-        <PageHeader title="Runs" subtitle="Every pipeline run you may see, newest first." />
+        <PageHeader title="Runs" subtitle="Every pipeline run you may see." />
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let (pipeline, status) = (pipeline(), status());
+                let filter = filter();
                 let names = pipelines.await.unwrap_or_default();
-                let filtered = pipeline.is_some() || status.is_some();
-                let extra = [("pipeline", &pipeline), ("status", &status)]
+                let filtered = filter_pairs(&filter).iter().any(|(k, _)| *k != "sort");
+                let extra = filter_pairs(&filter)
                     .into_iter()
-                    .filter_map(|(k, v)| v.as_ref().map(|v| format!("&{k}={}", encode(v))))
+                    .map(|(k, v)| format!("&{k}={}", encode(&v)))
                     .collect::<String>();
                 let list = match runs.await {
                     Ok(list) if list.page.items.is_empty() && !filtered => no_runs_yet().into_any(),
@@ -248,7 +316,7 @@ pub fn Runs() -> impl IntoView {
                     Err(error) => query_error(error),
                 };
                 view! {
-                    <RunFilters pipelines=names pipeline status />
+                    <RunFilters pipelines=names filter />
                     {list}
                 }
             })}

@@ -27,9 +27,9 @@ const LOG_PAGE: u32 = 1000;
 
 #[derive(Debug, Subcommand)]
 pub enum RunCommand {
-    /// List runs, newest first.
+    /// List runs, newest first (or --sort oldest|name).
     #[command(
-        after_help = "Examples:\n  weir run list --pipeline train-and-evaluate --status failed\n  weir run list --tag nightly -o json"
+        after_help = "Examples:\n  weir run list --pipeline train-and-evaluate --status failed\n  weir run list --tag nightly -o json\n  weir run list --author alice --since 2026-12-01 --until 2026-12-02\n  weir run list --search nightly --sort name"
     )]
     List {
         /// Only runs of this pipeline.
@@ -41,6 +41,24 @@ pub enum RunCommand {
         /// Only runs carrying this tag.
         #[arg(long, short)]
         tag: Option<String>,
+        /// Only runs on this stack.
+        #[arg(long)]
+        stack: Option<String>,
+        /// Only runs started by this user.
+        #[arg(long)]
+        author: Option<String>,
+        /// Only runs created at or after this date (2026-12-01) or time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only runs created before the end of this date, or before this time.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only runs whose name contains this text.
+        #[arg(long)]
+        search: Option<String>,
+        /// newest (the default), oldest or name.
+        #[arg(long)]
+        sort: Option<String>,
         /// Runs per page (1 to 200).
         #[arg(long, default_value_t = 50)]
         limit: u32,
@@ -130,6 +148,12 @@ pub async fn run(cli: &Cli, cmd: &RunCommand) -> anyhow::Result<ExitCode> {
             pipeline,
             status,
             tag,
+            stack,
+            author,
+            since,
+            until,
+            search,
+            sort,
             limit,
             cursor,
         } => {
@@ -137,6 +161,12 @@ pub async fn run(cli: &Cli, cmd: &RunCommand) -> anyhow::Result<ExitCode> {
                 pipeline: pipeline.clone(),
                 status: status.map(|s| s.as_str().to_string()),
                 tag: tag.clone(),
+                stack: stack.clone(),
+                author: author.clone(),
+                since: since.clone(),
+                until: until.clone(),
+                search: search.clone(),
+                sort: sort.clone(),
             };
             let page = client.list_runs(&filter, *limit, cursor.as_deref()).await?;
             output::print(cli.output, &page, |p: &Page<Run>| {

@@ -78,6 +78,11 @@ pub enum Resource {
 
 /// The one place that decides access (DESIGN §3). Handlers, server functions and the
 /// CLI's endpoints all come through here.
+/// The id of the user with this name (any case), if there is one.
+pub(crate) async fn user_id_by_name(pool: &sqlx::PgPool, name: &str) -> Result<Option<uuid::Uuid>> {
+    Ok(repo::user_by_name(pool, name).await?.map(|u| u.id))
+}
+
 pub fn authorize(principal: &Principal, action: Action, resource: Resource) -> Result<()> {
     let allowed = principal.is_admin
         || match resource {

@@ -21,7 +21,8 @@ use weir_api::pagination::{Page, PageQuery};
 use weir_api::pipelines::PipelineSpec;
 use weir_api::runs::{
     ArtifactLink, ArtifactVersion, CreateRunRequest, CreateRunResponse, ExecutionStatus, LogLine,
-    LogPage, LogQuery, LogStream, MetadataEntry, Run, RunFilter, RunTrigger, StepRef, StepRun,
+    LogPage, LogQuery, LogStream, MetadataEntry, Run, RunFilter, RunSort, RunTrigger, StepRef,
+    StepRun,
 };
 
 use self::repo::{RunRow, StepRow, VersionRow};
@@ -366,8 +367,44 @@ pub async fn create_run(
     })
 }
 
-/// The `(created_at, id)` cursor of the runs list.
-type RunCursor = (DateTime<Utc>, Uuid);
+/// The runs list's filters, read and checked.
+pub(crate) struct RunListQuery<'a> {
+    pub pipeline: Option<Uuid>,
+    pub status: Option<&'static str>,
+    pub tag: Option<&'a str>,
+    pub stack: Option<&'a str>,
+    pub author: Option<Uuid>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// A `like` pattern: the search text with `%`, `_` and `\` escaped, between `%`s.
+    pub name_like: Option<String>,
+    pub sort: RunSort,
+}
+
+/// Where the next page of the runs list starts: after this run in the list's order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) enum RunCursor {
+    /// `newest` and `oldest`.
+    Created(DateTime<Utc>, Uuid),
+    Name(String, Uuid),
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// `50%_off` → `%50\%\_off%`: a name containing the text, taken literally.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
 
 pub async fn list_runs(
     pool: &PgPool,
@@ -375,54 +412,162 @@ pub async fn list_runs(
     filter: &RunFilter,
     query: &PageQuery,
 ) -> Result<Page<Run>> {
-    let limit = query.limit()?;
-    let before: Option<RunCursor> = query.cursor()?;
-    let status_filter = match filter
-        .status
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        None => None,
-        Some(s) => Some(ExecutionStatus::parse(s).ok_or_else(|| {
-            DomainError::field(
-                "status",
+    let mut problems = Vec::new();
+    let limit = query.limit().map_err(|e| problems.push(e)).unwrap_or(1);
+    let sort = match non_empty(&filter.sort) {
+        None => RunSort::Newest,
+        Some(s) => RunSort::parse(s).unwrap_or_else(|| {
+            problems.push(FieldError::new(
+                "sort",
                 format!(
-                    "unknown status; one of: {}",
-                    ExecutionStatus::ALL.map(|s| s.as_str()).join(", ")
+                    "unknown order; one of: {}",
+                    RunSort::ALL.map(|s| s.as_str()).join(", ")
                 ),
-            )
-        })?),
+            ));
+            RunSort::Newest
+        }),
     };
-    let pipeline = match filter
-        .pipeline
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
+    let after: Option<RunCursor> = query.cursor().map_err(|e| problems.push(e)).ok().flatten();
+    let after = match (after, sort) {
+        (None, _) => None,
+        (Some(c @ RunCursor::Created(..)), RunSort::Newest | RunSort::Oldest)
+        | (Some(c @ RunCursor::Name(..)), RunSort::Name) => Some(c),
+        (Some(_), _) => {
+            problems.push(FieldError::new(
+                "cursor",
+                "belongs to another order of the list",
+            ));
+            None
+        }
+    };
+    let status = match non_empty(&filter.status) {
+        None => None,
+        Some(s) => match ExecutionStatus::parse(s) {
+            Some(status) => Some(status.as_str()),
+            None => {
+                problems.push(FieldError::new(
+                    "status",
+                    format!(
+                        "unknown status; one of: {}",
+                        ExecutionStatus::ALL.map(|s| s.as_str()).join(", ")
+                    ),
+                ));
+                None
+            }
+        },
+    };
+    let mut bound = |field: &str, end_of_day: bool| match filter_value(filter, field) {
+        None => None,
+        Some(text) => weir_api::runs::parse_time_bound(text, end_of_day).or_else(|| {
+            problems.push(FieldError::new(
+                field,
+                "must be a date (2026-12-01) or a time (2026-12-01T10:00:00Z)",
+            ));
+            None
+        }),
+    };
+    let since = bound("since", false);
+    let until = bound("until", true);
+    if let (Some(since), Some(until)) = (since, until)
+        && since >= until
     {
+        problems.push(FieldError::new("until", "must be after since"));
+    }
+    if let Some(search) = non_empty(&filter.search)
+        && search.chars().count() > 200
+    {
+        problems.push(FieldError::new("search", "at most 200 characters"));
+    }
+    if !problems.is_empty() {
+        return Err(DomainError::Validation(problems));
+    }
+    let empty = || Ok(Page::from_rows(vec![], limit, |r: &Run| r.id));
+    let pipeline = match non_empty(&filter.pipeline) {
         None => None,
         Some(name) => match pipelines::visible_pipeline(pool, actor, name).await {
             Ok(row) => Some(row.id),
             // An unknown pipeline has no runs.
-            Err(DomainError::NotFound) => {
-                return Ok(Page::from_rows(vec![], limit, |r: &Run| r.id));
-            }
+            Err(DomainError::NotFound) => return empty(),
             Err(e) => return Err(e),
         },
+    };
+    let author = match non_empty(&filter.author) {
+        None => None,
+        Some(name) => match crate::identity::user_id_by_name(pool, name).await? {
+            Some(id) => Some(id),
+            None => return empty(),
+        },
+    };
+    let list = RunListQuery {
+        pipeline,
+        status,
+        tag: non_empty(&filter.tag),
+        stack: non_empty(&filter.stack),
+        author,
+        since,
+        until,
+        name_like: non_empty(&filter.search).map(contains_pattern),
+        sort,
     };
     let rows = repo::list_runs(
         pool,
         actor.user_id,
         actor.is_admin,
-        pipeline,
-        status_filter.map(|s| s.as_str()),
-        filter.tag.as_deref().filter(|t| !t.is_empty()),
-        before,
+        &list,
+        after.as_ref(),
         limit,
     )
     .await?;
     let runs = runs_from(pool, rows).await?;
-    Ok(Page::from_rows(runs, limit, |r: &Run| (r.created_at, r.id)))
+    Ok(Page::from_rows(runs, limit, |r: &Run| match sort {
+        RunSort::Name => RunCursor::Name(r.name.clone(), r.id),
+        RunSort::Newest | RunSort::Oldest => RunCursor::Created(r.created_at, r.id),
+    }))
+}
+
+fn filter_value<'a>(filter: &'a RunFilter, field: &str) -> Option<&'a str> {
+    match field {
+        "since" => non_empty(&filter.since),
+        "until" => non_empty(&filter.until),
+        _ => None,
+    }
+}
+
+/// How many runs the actor may see were created since `since`, per status.
+pub async fn status_counts_since(
+    pool: &PgPool,
+    actor: &Principal,
+    since: DateTime<Utc>,
+) -> Result<BTreeMap<ExecutionStatus, i64>> {
+    let rows = repo::status_counts_since(pool, actor.user_id, actor.is_admin, since).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(s, n)| Some((ExecutionStatus::parse(&s)?, n)))
+        .collect())
+}
+
+/// For each pipeline (by id): the runs of it the actor may see, and the newest one's
+/// status and id.
+pub async fn pipeline_run_stats(
+    pool: &PgPool,
+    actor: &Principal,
+    pipelines: &[Uuid],
+) -> Result<BTreeMap<Uuid, PipelineRunStats>> {
+    let rows = repo::pipeline_run_stats(pool, actor.user_id, actor.is_admin, pipelines).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, runs, status, run)| {
+            let latest = status.as_deref().and_then(ExecutionStatus::parse).zip(run);
+            (id, PipelineRunStats { runs, latest })
+        })
+        .collect())
+}
+
+/// See [`pipeline_run_stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineRunStats {
+    pub runs: i64,
+    pub latest: Option<(ExecutionStatus, Uuid)>,
 }
 
 pub async fn get_run(pool: &PgPool, actor: &Principal, run: &str) -> Result<Run> {

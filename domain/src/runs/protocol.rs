@@ -9,10 +9,11 @@ use uuid::Uuid;
 use weir_api::FieldError;
 use weir_api::pipelines::{InputSource, PipelineSpec, canonical_json, hex};
 use weir_api::runs::{
-    AppendLogsRequest, ArtifactVersion, CacheHit, ExecutionStatus, FinishRunRequest,
-    FinishStepRequest, FinishStepResponse, HeartbeatResponse, LogStream, MAX_LOG_BATCH,
-    MAX_LOG_LINE, MAX_METADATA_ENTRIES, MAX_METADATA_KEY, MAX_METADATA_VALUE, MAX_VISUALIZATIONS,
-    NewLogLine, ResolvedComponent, ResolvedStack, Run, StartStepRequest, StartStepResponse,
+    AppendLogsRequest, ArtifactVersion, ArtifactVersionDetail, CacheHit, ExecutionStatus,
+    FinishRunRequest, FinishStepRequest, FinishStepResponse, HeartbeatResponse, LogStream,
+    MAX_LOG_BATCH, MAX_LOG_LINE, MAX_METADATA_ENTRIES, MAX_METADATA_KEY, MAX_METADATA_VALUE,
+    MAX_VISUALIZATIONS, NewLogLine, ResolvedComponent, ResolvedStack, Run, StartStepRequest,
+    StartStepResponse,
 };
 use weir_api::secrets::SecretReference;
 use weir_api::stacks::ComponentType;
@@ -108,8 +109,16 @@ async fn spec_of(db: impl sqlx::PgExecutor<'_>, caller: &RunCaller) -> Result<Pa
 
 /// The author as a principal, for the permission checks made on their behalf.
 async fn author(db: impl sqlx::PgExecutor<'_>, caller: &RunCaller) -> Result<Principal> {
-    let id = caller
-        .author_id
+    author_of(db, caller.author_id, caller.run_id).await
+}
+
+/// The author of a run as the principal its driver acts for.
+async fn author_of(
+    db: impl sqlx::PgExecutor<'_>,
+    author_id: Option<Uuid>,
+    run_id: Uuid,
+) -> Result<Principal> {
+    let id = author_id
         .ok_or_else(|| DomainError::Forbidden("the run's author no longer exists".into()))?;
     let row = sqlx::query!(
         "select id, name, is_admin, is_service_account, active from app_user where id = $1",
@@ -128,8 +137,66 @@ async fn author(db: impl sqlx::PgExecutor<'_>, caller: &RunCaller) -> Result<Pri
         name: row.name,
         is_admin: row.is_admin,
         is_service_account: row.is_service_account,
-        credential: Credential::RunToken(caller.run_id),
+        credential: Credential::RunToken(run_id),
     })
+}
+
+/// Where a stored artifact version can be read: the artifact store of the stack its
+/// producing run ran on, configured as that run's driver saw it (secret references
+/// resolved with the run author's access; the values never leave the server). The
+/// actor must be allowed to read the version: others get 404.
+pub async fn version_store(
+    pool: &PgPool,
+    keyring: &Keyring,
+    actor: &Principal,
+    id: Uuid,
+) -> Result<(ArtifactVersionDetail, ResolvedComponent)> {
+    let detail = super::artifacts::version(pool, actor, id).await?;
+    let producer = detail.version.producer.as_ref().ok_or_else(|| {
+        DomainError::Conflict("no run produced this version: its store is unknown".into())
+    })?;
+    let run: Option<(Uuid, Option<Uuid>, String, Option<Uuid>)> = sqlx::query_as(
+        "select id, stack_id, stack_name, author_id from pipeline_run where id = $1",
+    )
+    .bind(producer.run_id)
+    .fetch_optional(pool)
+    .await?;
+    let (run_id, stack_id, stack_name, author_id) = run.ok_or(DomainError::NotFound)?;
+    let stack_id = stack_id.ok_or_else(|| {
+        DomainError::Conflict(format!(
+            "the stack {stack_name} of the run that stored this version was deleted"
+        ))
+    })?;
+    let mut tx = pool.begin().await?;
+    let author = author_of(&mut *tx, author_id, run_id).await?;
+    let slot = repo::stack_components(&mut *tx, stack_id)
+        .await?
+        .into_iter()
+        .find(|slot| slot.component_type == ComponentType::ArtifactStore.as_str())
+        .ok_or_else(|| {
+            DomainError::Conflict(format!("the stack {stack_name} has no artifact store"))
+        })?;
+    let mut config = slot.config;
+    let mut opened = BTreeMap::new();
+    resolve_references(
+        &mut tx,
+        keyring,
+        &author,
+        &mut config,
+        &mut opened,
+        &slot.name,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        detail,
+        ResolvedComponent {
+            component_type: ComponentType::ArtifactStore,
+            name: slot.name,
+            flavor: slot.flavor,
+            config,
+        },
+    ))
 }
 
 /// Replaces every `{{secret.key}}` string in `config` with the value; collects the

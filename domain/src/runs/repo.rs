@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+#[derive(sqlx::FromRow)]
 pub(crate) struct RunRow {
     pub id: Uuid,
     pub name: String,
@@ -60,51 +61,153 @@ pub(crate) async fn run(
 
 /// Runs the viewer may see, newest first, before the `(created_at, id)` cursor.
 #[allow(clippy::too_many_arguments)]
+/// One page of the runs list (one row more than `limit` when there are more). Built
+/// from the filters given, so each query is one the planner can serve from an index.
 pub(crate) async fn list_runs(
     db: impl sqlx::PgExecutor<'_>,
     viewer: Uuid,
     is_admin: bool,
-    pipeline: Option<Uuid>,
-    status: Option<&str>,
-    tag: Option<&str>,
-    before: Option<(DateTime<Utc>, Uuid)>,
+    list: &super::RunListQuery<'_>,
+    after: Option<&super::RunCursor>,
     limit: u32,
 ) -> sqlx::Result<Vec<RunRow>> {
-    let (before_at, before_id) = before.unzip();
-    sqlx::query_as!(
-        RunRow,
-        r#"select r.id, r.name, p.name as pipeline, r.snapshot_id,
-                  s.version as snapshot_version, r.stack_name, r.status,
-                  r.status_reason, r.trigger, r.author_id, u.name as "author_name?",
-                  t.name as "team_name?", m.role as "my_role?", r.tags, r.parameters,
-                  r.created_at as "created_at: DateTime<Utc>",
-                  r.started_at as "started_at: DateTime<Utc>",
-                  r.finished_at as "finished_at: DateTime<Utc>",
-                  r.heartbeat_at as "heartbeat_at: DateTime<Utc>"
+    use super::RunCursor;
+    use weir_api::runs::RunSort;
+
+    let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+        "select r.id, r.name, p.name as pipeline, r.snapshot_id,
+                s.version as snapshot_version, r.stack_name, r.status,
+                r.status_reason, r.trigger, r.author_id, u.name as author_name,
+                t.name as team_name, m.role as my_role, r.tags, r.parameters,
+                r.created_at, r.started_at, r.finished_at, r.heartbeat_at
+           from pipeline_run r
+           join pipeline p on p.id = r.pipeline_id
+           join snapshot s on s.id = r.snapshot_id
+           left join app_user u on u.id = r.author_id
+           left join team t on t.id = r.team_id
+           left join team_member m on m.team_id = r.team_id and m.user_id = ",
+    );
+    q.push_bind(viewer);
+    q.push(" where true");
+    if !is_admin {
+        q.push(" and (r.author_id = ")
+            .push_bind(viewer)
+            .push(" or m.user_id is not null)");
+    }
+    if let Some(pipeline) = list.pipeline {
+        q.push(" and r.pipeline_id = ").push_bind(pipeline);
+    }
+    if let Some(status) = list.status {
+        q.push(" and r.status = ").push_bind(status);
+    }
+    if let Some(tag) = list.tag {
+        q.push(" and r.tags @> array[").push_bind(tag).push("]");
+    }
+    if let Some(stack) = list.stack {
+        q.push(" and lower(r.stack_name) = lower(")
+            .push_bind(stack)
+            .push(")");
+    }
+    if let Some(author) = list.author {
+        q.push(" and r.author_id = ").push_bind(author);
+    }
+    if let Some(since) = list.since {
+        q.push(" and r.created_at >= ").push_bind(since);
+    }
+    if let Some(until) = list.until {
+        q.push(" and r.created_at < ").push_bind(until);
+    }
+    if let Some(pattern) = &list.name_like {
+        q.push(" and r.name ilike ").push_bind(pattern.clone());
+    }
+    match (list.sort, after) {
+        (RunSort::Newest, Some(RunCursor::Created(at, id))) => {
+            q.push(" and (r.created_at, r.id) < (")
+                .push_bind(*at)
+                .push(", ")
+                .push_bind(*id)
+                .push(")");
+        }
+        (RunSort::Oldest, Some(RunCursor::Created(at, id))) => {
+            q.push(" and (r.created_at, r.id) > (")
+                .push_bind(*at)
+                .push(", ")
+                .push_bind(*id)
+                .push(")");
+        }
+        (RunSort::Name, Some(RunCursor::Name(name, id))) => {
+            q.push(" and (r.name, r.id) > (")
+                .push_bind(name.clone())
+                .push(", ")
+                .push_bind(*id)
+                .push(")");
+        }
+        _ => {}
+    }
+    q.push(match list.sort {
+        RunSort::Newest => " order by r.created_at desc, r.id desc",
+        RunSort::Oldest => " order by r.created_at, r.id",
+        RunSort::Name => " order by r.name, r.id",
+    });
+    q.push(" limit ").push_bind(i64::from(limit) + 1);
+    q.build_query_as::<RunRow>().fetch_all(db).await
+}
+
+/// Runs per status created since `since`, among those `viewer` may see.
+pub(crate) async fn status_counts_since(
+    db: impl sqlx::PgExecutor<'_>,
+    viewer: Uuid,
+    is_admin: bool,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<(String, i64)>> {
+    Ok(sqlx::query!(
+        r#"select r.status, count(*) as "n!"
              from pipeline_run r
-             join pipeline p on p.id = r.pipeline_id
-             join snapshot s on s.id = r.snapshot_id
-             left join app_user u on u.id = r.author_id
-             left join team t on t.id = r.team_id
              left join team_member m on m.team_id = r.team_id and m.user_id = $1
             where ($2 or r.author_id = $1 or m.user_id is not null)
-              and ($3::uuid is null or r.pipeline_id = $3)
-              and ($4::text is null or r.status = $4)
-              and ($5::text is null or r.tags @> array[$5])
-              and ($6::timestamptz is null or (r.created_at, r.id) < ($6, $7::uuid))
-            order by r.created_at desc, r.id desc
-            limit $8"#,
+              and r.created_at >= $3
+            group by r.status"#,
         viewer,
         is_admin,
-        pipeline,
-        status,
-        tag,
-        before_at as _,
-        before_id,
-        i64::from(limit) + 1
+        since as _
     )
     .fetch_all(db)
-    .await
+    .await?
+    .into_iter()
+    .map(|r| (r.status, r.n))
+    .collect())
+}
+
+/// Per pipeline: how many runs `viewer` may see, and the status of the newest one.
+pub(crate) async fn pipeline_run_stats(
+    db: impl sqlx::PgExecutor<'_>,
+    viewer: Uuid,
+    is_admin: bool,
+    pipelines: &[Uuid],
+) -> sqlx::Result<Vec<(Uuid, i64, Option<String>, Option<Uuid>)>> {
+    Ok(sqlx::query!(
+        r#"select p.id as "pipeline!",
+                  (select count(*) from pipeline_run r
+                     left join team_member m on m.team_id = r.team_id and m.user_id = $1
+                    where r.pipeline_id = p.id
+                      and ($2 or r.author_id = $1 or m.user_id is not null)) as "runs!",
+                  latest.status as "status?", latest.id as "run?"
+             from unnest($3::uuid[]) as p(id)
+             left join lateral (
+                 select r.status, r.id from pipeline_run r
+                   left join team_member m on m.team_id = r.team_id and m.user_id = $1
+                  where r.pipeline_id = p.id
+                    and ($2 or r.author_id = $1 or m.user_id is not null)
+                  order by r.created_at desc, r.id desc limit 1) latest on true"#,
+        viewer,
+        is_admin,
+        pipelines
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|r| (r.pipeline, r.runs, r.status, r.run))
+    .collect())
 }
 
 pub(crate) async fn step_counts(

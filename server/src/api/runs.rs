@@ -47,6 +47,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_artifacts))
         .routes(routes!(list_versions))
         .routes(routes!(get_version))
+        .routes(routes!(download_version))
+        .routes(routes!(get_visualization))
 }
 
 /// Runs the caller may see, newest first.
@@ -377,4 +379,160 @@ pub async fn get_version(
     AppPath(id): AppPath<Uuid>,
 ) -> ApiResult<AppJson<ArtifactVersionDetail>> {
     Ok(AppJson(artifacts::version(&state.db, &p, id).await?))
+}
+
+/// Opens what a version stored at `uri` (its bytes, or one of its visualizations) in
+/// the artifact store it was written to. Store failures are logged; the answer says
+/// only what the user can act on.
+async fn open_stored(
+    state: &AppState,
+    p: &weir_domain::identity::Principal,
+    id: Uuid,
+    pick: impl FnOnce(&ArtifactVersionDetail) -> Option<(String, i64)>,
+) -> ApiResult<(
+    ArtifactVersionDetail,
+    i64,
+    std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>,
+)> {
+    use weir_domain::DomainError;
+    use weir_flavors::stores::{ArtifactStore, StoreError};
+
+    let (detail, component) = protocol::version_store(&state.db, &state.keyring, p, id).await?;
+    let (uri, size) = pick(&detail).ok_or(DomainError::NotFound)?;
+    let unreadable = |error: StoreError| -> crate::http::error::ApiError {
+        match error {
+            StoreError::NotFound { .. } => DomainError::Conflict(
+                "the stored bytes of this version are gone from its artifact store".into(),
+            )
+            .into(),
+            other => {
+                tracing::error!(error = %other, version = %id, "artifact store unreadable");
+                DomainError::Conflict(
+                    "the artifact store could not be read; the server's log has the details".into(),
+                )
+                .into()
+            }
+        }
+    };
+    let store = ArtifactStore::from_config(&component.flavor, &component.config)
+        .await
+        .map_err(unreadable)?;
+    let reader = store.open_read(&uri).await.map_err(unreadable)?;
+    Ok((detail, size, reader))
+}
+
+/// `name-v3.ext`, safe in a header: anything but letters, digits, `.`, `-` and `_`
+/// becomes `_`.
+fn attachment_name(artifact: &str, version: i32, extension: &str) -> String {
+    let base: String = artifact
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if extension.is_empty() {
+        format!("{base}-v{version}")
+    } else {
+        format!("{base}-v{version}.{extension}")
+    }
+}
+
+fn streamed(
+    reader: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>,
+    size: i64,
+    content_type: &str,
+    disposition: String,
+) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(reader));
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        body,
+    )
+        .into_response();
+    if size >= 0 {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, axum::http::HeaderValue::from(size));
+    }
+    response
+}
+
+/// The bytes of an artifact version, streamed from its artifact store as a download
+/// (`Content-Disposition: attachment`), for whoever may read the version.
+#[utoipa::path(get, path = "/artifact-versions/{id}/content", tag = "artifacts", params(("id" = Uuid, Path)),
+    responses((status = 200, description = "The stored bytes", content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 401, body = E), (status = 404, body = E),
+              (status = 409, description = "The store or the bytes are gone", body = E)))]
+pub async fn download_version(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<axum::response::Response> {
+    let (detail, size, reader) = open_stored(&state, &p, id, |d| {
+        Some((d.version.uri.clone(), d.version.size))
+    })
+    .await?;
+    let name = attachment_name(&detail.version.artifact, detail.version.version, "");
+    Ok(streamed(
+        reader,
+        size,
+        "application/octet-stream",
+        format!("attachment; filename=\"{name}\""),
+    ))
+}
+
+/// One visualization of an artifact version (by its position in `visualizations`),
+/// with its media type. Images are shown inline; everything else is a download.
+#[utoipa::path(get, path = "/artifact-versions/{id}/visualizations/{index}", tag = "artifacts",
+    params(("id" = Uuid, Path), ("index" = usize, Path)),
+    responses((status = 200, description = "The visualization", body = Vec<u8>),
+              (status = 401, body = E), (status = 404, body = E), (status = 409, body = E)))]
+pub async fn get_visualization(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    AppPath((id, index)): AppPath<(Uuid, usize)>,
+) -> ApiResult<axum::response::Response> {
+    let mut kind = None;
+    let (detail, size, reader) = open_stored(&state, &p, id, |d| {
+        let v = d.version.visualizations.get(index)?;
+        kind = Some(v.kind);
+        Some((v.uri.clone(), v.size))
+    })
+    .await?;
+    let kind = kind.expect("BUG: picked a visualization");
+    let name = attachment_name(
+        &detail.version.artifact,
+        detail.version.version,
+        kind.extension(),
+    );
+    let disposition = match kind {
+        weir_api::runs::VisualizationKind::Png => format!("inline; filename=\"{name}\""),
+        _ => format!("attachment; filename=\"{name}\""),
+    };
+    Ok(streamed(reader, size, kind.media_type(), disposition))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn attachment_names_are_plain() {
+        assert_eq!(
+            super::attachment_name("p.train.model", 3, ""),
+            "p.train.model-v3"
+        );
+        assert_eq!(
+            super::attachment_name("p.a\"b;c", 1, "png"),
+            "p.a_b_c-v1.png"
+        );
+    }
 }

@@ -1,0 +1,265 @@
+//! `/artifact-versions/:id`: one stored artifact version — what it is, where it came
+//! from and went, its metadata, its visualizations, and a download.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use weir_api::runs::{StepRef, VisualizationKind};
+
+use super::PageHeader;
+use super::runs::{encode, value_text};
+use super::shared::LoadError;
+use crate::artifacts::{MAX_CSV_ROWS, Shown, ShownVisualization, VersionPage, get_version_page};
+use crate::format;
+
+/// JSON nodes shown at most; deeper or longer documents are for the download.
+const MAX_JSON_NODES: usize = 2_000;
+
+fn bytes_text(size: i64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if size < 1000 {
+        return format!("{size} bytes");
+    }
+    let mut value = size as f64;
+    let mut unit = "bytes";
+    for u in UNITS {
+        if value < 1000.0 {
+            break;
+        }
+        value /= 1000.0;
+        unit = u;
+    }
+    format!("{value:.1} {unit}")
+}
+
+fn step_link(step: &StepRef) -> impl IntoView + use<> {
+    view! {
+        <a href=format!("/runs/{}?step={}", step.run_id, encode(&step.step))>
+            {format!("{} · step {}", step.run, step.step)}
+        </a>
+    }
+}
+
+/// A JSON value as a tree of nested lists; `budget` bounds the nodes drawn.
+fn json_tree(value: &serde_json::Value, budget: &mut usize) -> AnyView {
+    use serde_json::Value;
+    if *budget == 0 {
+        return view! { <span class="muted">"…"</span> }.into_any();
+    }
+    *budget -= 1;
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            let items = map
+                .iter()
+                .map(|(k, v)| {
+                    let child = json_tree(v, budget);
+                    view! { <li><span class="json-key">{k.clone()}</span>": "{child}</li> }
+                })
+                .collect_view();
+            view! { <ul class="json-tree">{items}</ul> }.into_any()
+        }
+        Value::Array(items) if !items.is_empty() => {
+            let items = items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let child = json_tree(v, budget);
+                    view! { <li><span class="json-key muted">{format!("[{i}]")}</span>" "{child}</li> }
+                })
+                .collect_view();
+            view! { <ul class="json-tree">{items}</ul> }.into_any()
+        }
+        Value::String(s) => {
+            view! { <span class="json-string">{format!("{s:?}")}</span> }.into_any()
+        }
+        other => view! { <span class="json-value">{other.to_string()}</span> }.into_any(),
+    }
+}
+
+fn kind_label(kind: VisualizationKind) -> &'static str {
+    match kind {
+        VisualizationKind::Json => "JSON",
+        VisualizationKind::Csv => "Table",
+        VisualizationKind::Markdown => "Report",
+        VisualizationKind::Png => "Image",
+        VisualizationKind::Text => "Text",
+    }
+}
+
+fn visualization(v: ShownVisualization) -> impl IntoView {
+    let body = match v.shown {
+        Shown::Json(value) => {
+            let mut budget = MAX_JSON_NODES;
+            let tree = json_tree(&value, &mut budget);
+            view! {
+                <div class="viz-json">{tree}</div>
+                {(budget == 0).then(|| view! { <p class="hint">"Only the start is shown; download it for all of it."</p> })}
+            }
+            .into_any()
+        }
+        Shown::Table {
+            header,
+            rows,
+            more_rows,
+        } => view! {
+            <div class="table-scroll">
+                <table class="table compact" aria-label="Table visualization">
+                    <thead><tr>{header.into_iter().map(|h| view! { <th>{h}</th> }).collect_view()}</tr></thead>
+                    <tbody>
+                        {rows.into_iter().map(|row| view! {
+                            <tr>{row.into_iter().map(|c| view! { <td>{c}</td> }).collect_view()}</tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            {more_rows.then(|| view! { <p class="hint">{format!("The first {MAX_CSV_ROWS} rows are shown.")}</p> })}
+        }
+        .into_any(),
+        // Made safe on the server: no raw HTML, no script links, no images.
+        Shown::Markdown(html) => view! { <div class="markdown" inner_html=html></div> }.into_any(),
+        Shown::Text(text) => view! { <div class="log"><pre>{text}</pre></div> }.into_any(),
+        Shown::Image(src) => view! { <img class="viz-image" src=src alt="Image visualization" /> }.into_any(),
+        Shown::TooLarge(size) => view! {
+            <p class="muted">{format!("Too large to show here ({}).", bytes_text(size))}</p>
+        }
+        .into_any(),
+        Shown::Unreadable(why) => view! { <p class="alert">{format!("Cannot show it: {why}.")}</p> }.into_any(),
+    };
+    view! {
+        <section class="card viz" aria-label=format!("{} visualization", kind_label(v.kind))>
+            <div class="viz-head">
+                <h3 class="subhead">{kind_label(v.kind)}</h3>
+                <a href=v.href.clone()>"Download"</a>
+            </div>
+            {body}
+        </section>
+    }
+}
+
+#[component]
+fn VersionView(page: VersionPage) -> impl IntoView {
+    let VersionPage {
+        detail,
+        visualizations,
+    } = page;
+    let v = detail.version;
+    let download = format!("/api/v1/artifact-versions/{}/content", v.id);
+    let metadata: Vec<(String, String, &'static str)> = detail
+        .metadata
+        .iter()
+        .map(|(k, val)| (k.clone(), value_text(val), "Version"))
+        .chain(
+            detail
+                .step_metadata
+                .iter()
+                .map(|(k, val)| (k.clone(), value_text(val), "Its step")),
+        )
+        .collect();
+    view! {
+        <header class="page-header">
+            <div>
+                <h1>{format!("{} v{}", v.artifact, v.version)}</h1>
+                <p class="muted">{format!("{} · {}", v.data_type, bytes_text(v.size))}</p>
+            </div>
+            <a class="button" href=download download="">"Download"</a>
+        </header>
+        <div class="grid run-grid">
+            <section class="card" aria-labelledby="version-about">
+                <h2 id="version-about">"About"</h2>
+                <dl class="facts">
+                    <dt>"Artifact"</dt>
+                    <dd><a href=format!("/artifacts?name={}", encode(&v.artifact))>{v.artifact.clone()}</a></dd>
+                    <dt>"Type"</dt><dd class="mono">{v.data_type.clone()}</dd>
+                    <dt>"Materializer"</dt><dd class="mono">{v.materializer.clone()}</dd>
+                    <dt>"Size"</dt><dd>{bytes_text(v.size)}</dd>
+                    <dt>"Content hash"</dt><dd class="mono hash">{v.content_hash.clone()}</dd>
+                    <dt>"Stored at"</dt><dd class="mono hash">{v.uri.clone()}</dd>
+                    <dt>"Created"</dt><dd>{format::datetime(&v.created_at)}</dd>
+                </dl>
+            </section>
+            <section class="card" aria-labelledby="version-lineage">
+                <h2 id="version-lineage">"Lineage"</h2>
+                <h3 class="subhead">"Produced by"</h3>
+                {match &v.producer {
+                    Some(step) => view! { <p>{step_link(step)}</p> }.into_any(),
+                    None => view! { <p class="muted">"Unknown"</p> }.into_any(),
+                }}
+                <h3 class="subhead">"Read by"</h3>
+                {if detail.consumers.is_empty() {
+                    view! { <p class="muted">"No step has read it yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="plain-list" aria-label="Consumers">
+                            {detail.consumers.iter().map(|c| view! { <li>{step_link(c)}</li> }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+            </section>
+            <section class="card" aria-labelledby="version-metadata">
+                <h2 id="version-metadata">"Metadata"</h2>
+                {if metadata.is_empty() {
+                    view! { <p class="muted">"None logged."</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="table compact" aria-label="Version metadata">
+                            <thead><tr><th>"Key"</th><th>"Value"</th><th>"On"</th></tr></thead>
+                            <tbody>
+                                {metadata.into_iter().map(|(k, val, on)| view! {
+                                    <tr><td class="mono">{k}</td><td class="mono value">{val}</td><td>{on}</td></tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }}
+            </section>
+        </div>
+        <section class="section" aria-labelledby="version-viz">
+            <h2 id="version-viz">"Visualizations"</h2>
+            {if visualizations.is_empty() {
+                view! {
+                    <p class="muted">
+                        "This version has none. Rust steps add them with a materializer's "
+                        <code>"visualizations"</code>"; every version can be downloaded above."
+                    </p>
+                }.into_any()
+            } else {
+                visualizations.into_iter().map(visualization).collect_view().into_any()
+            }}
+        </section>
+    }
+}
+
+/// `/artifact-versions/:id`.
+#[component]
+pub fn ArtifactVersionPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let page = Resource::new(id, get_version_page);
+    view! {
+        <Suspense fallback=|| view! { <Title text="Artifact" /><p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(page) => view! {
+                        <Title text=format!("{} v{}", page.detail.version.artifact, page.detail.version.version) />
+                        <VersionView page />
+                    }.into_any(),
+                    Err(error) => view! {
+                        <Title text="Artifact" />
+                        <PageHeader title="Artifact version" subtitle="" />
+                        <LoadError error missing="No such artifact version" />
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_for_people() {
+        assert_eq!(super::bytes_text(12), "12 bytes");
+        assert_eq!(super::bytes_text(1_500), "1.5 KB");
+        assert_eq!(super::bytes_text(2_300_000), "2.3 MB");
+    }
+}
