@@ -1,6 +1,9 @@
 //! The Weir dashboard: the HTML shell, the layout with its navigation, the pages, and
 //! the server functions they call. Rendered on the server and hydrated in the browser.
 
+// Deep view types (without component erasure) need more room than the default 128.
+#![recursion_limit = "512"]
+
 pub mod artifacts;
 pub mod auth;
 pub mod dag;

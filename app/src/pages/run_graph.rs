@@ -68,15 +68,19 @@ pub fn RunGraph(dag: RunDag, run_href: String, selected: Option<String>) -> impl
                 let title = format!("{name}: {detail}");
                 let label = title.clone();
                 let href = step_href(&run_href, &name);
+                // Each view starts with an SVG element, so that `a` and `title` are made
+                // as SVG elements when the browser renders them again (live updates).
                 view! {
-                    <a href=href class="dag-link" data-step=name.clone() aria-label=label>
-                        <g class=class transform=format!("translate({:.1} {:.1})", at.x, at.y)>
-                            <title>{title}</title>
-                            <rect width=at.width height=at.height rx="7" />
-                            <text class="dag-name" x="10" y="19">{fit(&name, 21)}</text>
-                            <text class="dag-detail" x="10" y="36">{detail}</text>
-                        </g>
-                    </a>
+                    <g class="dag-node">
+                        <a href=href class="dag-link" data-step=name.clone() aria-label=label>
+                            <g class=class transform=format!("translate({:.1} {:.1})", at.x, at.y)>
+                                <title>{title}</title>
+                                <rect width=at.width height=at.height rx="7" />
+                                <text class="dag-name" x="10" y="19">{fit(&name, 21)}</text>
+                                <text class="dag-detail" x="10" y="36">{detail}</text>
+                            </g>
+                        </a>
+                    </g>
                 }
                 .into_any()
             }
@@ -95,7 +99,9 @@ pub fn RunGraph(dag: RunDag, run_href: String, selected: Option<String>) -> impl
                 };
                 match version {
                     Some(v) => view! {
-                        <a href=format!("/artifact-versions/{}", v.artifact_version_id)>{dot}</a>
+                        <g class="dag-node">
+                            <a href=format!("/artifact-versions/{}", v.artifact_version_id)>{dot}</a>
+                        </g>
                     }
                     .into_any(),
                     None => dot.into_any(),
@@ -164,10 +170,12 @@ pub fn RunTimeline(
                 }
             });
             view! {
-                <a href=step_href(&run_href, &step.name)>
-                    <text class="gantt-name" x="0" y=format!("{:.1}", y + 17.0)>{fit(&step.name, 24)}</text>
-                </a>
-                {bar}
+                <g class="gantt-row">
+                    <a href=step_href(&run_href, &step.name)>
+                        <text class="gantt-name" x="0" y=format!("{:.1}", y + 17.0)>{fit(&step.name, 24)}</text>
+                    </a>
+                    {bar}
+                </g>
             }
         })
         .collect_view();
