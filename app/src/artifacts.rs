@@ -136,6 +136,24 @@ pub fn safe_markdown(text: &str) -> String {
     html
 }
 
+/// Versions per page of an artifact's versions list.
+pub const VERSIONS_PER_PAGE: u32 = 50;
+
+/// The versions of one artifact (`pipeline.step.output`), newest first.
+#[server(prefix = "/fn", endpoint = "artifact_versions")]
+pub async fn get_artifact_versions(
+    name: String,
+    cursor: Option<String>,
+) -> Result<weir_api::pagination::Page<weir_api::runs::ArtifactVersion>, AppError> {
+    let principal = crate::auth::ssr::require_principal().await?;
+    let pool = use_context::<sqlx::PgPool>().ok_or(AppError::Internal)?;
+    let query = weir_api::PageQuery {
+        limit: Some(VERSIONS_PER_PAGE),
+        cursor,
+    };
+    Ok(weir_domain::runs::artifacts::versions(&pool, &principal, &name, &query).await?)
+}
+
 /// One artifact version, with its visualizations ready to show.
 #[server(prefix = "/fn", endpoint = "artifact_version")]
 pub async fn get_version_page(id: String) -> Result<VersionPage, AppError> {

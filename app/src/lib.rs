@@ -105,6 +105,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/runs") view=pages::Runs ssr=SsrMode::Async />
                     <Route path=path!("/runs/:id") view=pages::RunDetail ssr=SsrMode::Async />
                     <Route path=path!("/artifacts") view=pages::Artifacts ssr=SsrMode::Async />
+                    <Route path=path!("/artifacts/:name") view=pages::ArtifactVersions ssr=SsrMode::Async />
                     <Route path=path!("/artifact-versions/:id") view=pages::ArtifactVersionPage ssr=SsrMode::Async />
                     <Route path=path!("/models") view=pages::Models ssr=SsrMode::Async />
                     <Route path=path!("/stacks") view=pages::Stacks ssr=SsrMode::Async />

@@ -232,6 +232,14 @@ test('runs: the list with status badges, its filters in the address, and a run w
   // Its output is listed among the artifacts.
   await page.goto(`/artifacts?pipeline=${pipeline}`);
   await expect(page.getByRole('table', { name: 'Artifacts' })).toContainText(`${pipeline}.a.o`);
+  // Its versions, each leading to its page.
+  await page.getByRole('table', { name: 'Artifacts' }).getByRole('link', { name: `${pipeline}.a.o` }).click();
+  await expect(page.getByRole('heading', { level: 1, name: `${pipeline}.a.o` })).toBeVisible();
+  await ready(page, js);
+  const versions = page.getByRole('table', { name: 'Versions' });
+  await expect(versions).toContainText(`${good} · step a`);
+  await versions.getByRole('link', { name: 'v1' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: `${pipeline}.a.o v1` })).toBeVisible();
 
   // A run that does not exist says so.
   await page.goto(`/runs/no-such-run-${pipeline}`);

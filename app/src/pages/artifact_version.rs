@@ -7,9 +7,12 @@ use leptos_router::hooks::use_params_map;
 use weir_api::runs::{StepRef, VisualizationKind};
 
 use super::PageHeader;
+use super::next_link;
 use super::runs::{encode, value_text};
 use super::shared::LoadError;
-use crate::artifacts::{MAX_CSV_ROWS, Shown, ShownVisualization, VersionPage, get_version_page};
+use crate::artifacts::{
+    MAX_CSV_ROWS, Shown, ShownVisualization, VersionPage, get_artifact_versions, get_version_page,
+};
 use crate::format;
 
 /// JSON nodes shown at most; deeper or longer documents are for the download.
@@ -168,7 +171,7 @@ fn VersionView(page: VersionPage) -> impl IntoView {
                 <h2 id="version-about">"About"</h2>
                 <dl class="facts">
                     <dt>"Artifact"</dt>
-                    <dd><a href=format!("/artifacts?name={}", encode(&v.artifact))>{v.artifact.clone()}</a></dd>
+                    <dd><a href=format!("/artifacts/{}", encode(&v.artifact))>{v.artifact.clone()}</a></dd>
                     <dt>"Type"</dt><dd class="mono">{v.data_type.clone()}</dd>
                     <dt>"Materializer"</dt><dd class="mono">{v.materializer.clone()}</dd>
                     <dt>"Size"</dt><dd>{bytes_text(v.size)}</dd>
@@ -247,6 +250,53 @@ pub fn ArtifactVersionPage() -> impl IntoView {
                         <Title text="Artifact" />
                         <PageHeader title="Artifact version" subtitle="" />
                         <LoadError error missing="No such artifact version" />
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// `/artifacts/:name`: an artifact's versions, newest first.
+#[component]
+pub fn ArtifactVersions() -> impl IntoView {
+    let params = use_params_map();
+    let query = leptos_router::hooks::use_query_map();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let versions = Resource::new(
+        move || (name(), query.read().get("cursor")),
+        |(name, cursor)| get_artifact_versions(name, cursor),
+    );
+    view! {
+        <Title text=move || format!("Artifact {}", name()) />
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let name = name();
+                let base = format!("/artifacts/{}", encode(&name));
+                match versions.await {
+                    Ok(page) => view! {
+                        <PageHeader title=name.clone() subtitle="Every version this output was written in, newest first." />
+                        <div class="table-scroll">
+                            <table class="table" aria-label="Versions">
+                                <thead><tr><th>"Version"</th><th>"Type"</th><th>"Size"</th><th>"Produced by"</th><th>"Created"</th></tr></thead>
+                                <tbody>
+                                    {page.items.iter().map(|v| view! {
+                                        <tr>
+                                            <td><a href=format!("/artifact-versions/{}", v.id)><strong>{format!("v{}", v.version)}</strong></a></td>
+                                            <td class="mono">{v.data_type.clone()}</td>
+                                            <td class="nowrap">{bytes_text(v.size)}</td>
+                                            <td>{v.producer.as_ref().map(|p| step_link(p).into_any()).unwrap_or_else(|| view! { <span class="muted">"—"</span> }.into_any())}</td>
+                                            <td class="nowrap">{format::datetime(&v.created_at)}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                        {next_link(&base, "", page.next_cursor)}
+                    }.into_any(),
+                    Err(error) => view! {
+                        <PageHeader title=name.clone() subtitle="" />
+                        <LoadError error missing="No such artifact" />
                     }.into_any(),
                 }
             })}

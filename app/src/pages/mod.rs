@@ -17,7 +17,7 @@ mod stacks;
 mod step_panel;
 mod teams;
 
-pub use artifact_version::ArtifactVersionPage;
+pub use artifact_version::{ArtifactVersionPage, ArtifactVersions};
 pub use auth::{Setup, SignIn};
 pub use components::{ComponentPage, Components, EditComponent, NewComponent};
 pub use not_found::NotFound;

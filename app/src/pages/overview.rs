@@ -198,15 +198,14 @@ fn GettingStarted() -> impl IntoView {
         <section class="card" aria-labelledby="next-title">
             <h2 id="next-title">"What this version does"</h2>
             <p>
-                "The server, its database and its REST API are running, with accounts, teams, \
-                 stacks and the secrets vault. Pipelines written in YAML run from the command \
-                 line ("
+                "Pipelines written in YAML ("
                 <code>"weir pipeline register pipeline.yaml"</code>
                 ", then "
                 <code>"weir pipeline run NAME --wait"</code>
-                "); their runs, steps, logs and metrics appear under "
+                ") or in Rust with the "<code>"weir"</code>" crate run on your stack; their runs, \
+                 graphs, logs, metrics and artifacts appear under "
                 <a href="/runs">"Runs"</a>
-                ". Models are not part of this version yet; their page says so."
+                ", live while they run. Models are not part of this version yet; their page says so."
             </p>
             <ul class="links">
                 <li><a href="/api/v1/openapi.json">"Read the REST API description"</a>" (OpenAPI 3.1)"</li>

@@ -793,14 +793,26 @@ pub fn RunDetail() -> impl IntoView {
         },
     );
     let flash = Resource::new(|| (), |_| take_flash());
+    // Follow the run's event stream while it goes on (not for a run that has ended or
+    // cannot be read); one stream per run, closed when the run ends or the page goes.
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        let run = id();
-        crate::live::follow_run(&run, move || {
-            detail.refetch();
-            panel.refetch();
+    {
+        let followed = Memo::new(move |_| {
+            detail
+                .get()
+                .and_then(Result::ok)
+                .filter(|d| !d.run.status.is_finished())
+                .map(|d| d.run.id.to_string())
         });
-    });
+        Effect::new(move |_| {
+            if let Some(run) = followed.get() {
+                crate::live::follow_run(&run, move || {
+                    detail.refetch();
+                    panel.refetch();
+                });
+            }
+        });
+    }
     view! {
         <Transition fallback=|| view! { <Title text="Run" /><p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -845,7 +857,7 @@ pub fn RunDetail() -> impl IntoView {
 fn ArtifactRow(artifact: Artifact) -> impl IntoView {
     view! {
         <tr>
-            <td class="mono"><strong>{artifact.name.clone()}</strong></td>
+            <td class="mono"><a href=format!("/artifacts/{}", encode(&artifact.name))><strong>{artifact.name.clone()}</strong></a></td>
             <td><a href=format!("/runs?pipeline={}", encode(&artifact.pipeline))>{artifact.pipeline.clone()}</a></td>
             <td>{format!("v{}", artifact.latest_version)}</td>
             <td class="nowrap">{format::datetime(&artifact.updated_at)}</td>
