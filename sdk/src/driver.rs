@@ -589,7 +589,8 @@ fn build_plan(
         log_dir: Some(scratch.path().to_path_buf()),
         // `weir step exec` and Rust pipeline binaries wait for their step when started
         // ahead of it: a ready step does not wait for its program to load.
-        warm_start: true,
+        // `WEIR_NO_WARM_START=1` starts each step's program only when the step is ready.
+        warm_start: std::env::var_os("WEIR_NO_WARM_START").is_none_or(|v| v.is_empty() || v == "0"),
     }
 }
 
