@@ -790,3 +790,50 @@ mod tests {
         assert!(!format!("{response:?}").contains("secret-token-value"));
     }
 }
+
+/// The most runs one comparison holds.
+pub const MAX_COMPARED_RUNS: usize = 10;
+/// The most steps a comparison lists (the first, in pipeline order).
+pub const MAX_COMPARED_STEPS: usize = 2_000;
+/// The most metadata keys a comparison lists.
+pub const MAX_COMPARED_KEYS: usize = 500;
+
+/// Two runs or more of one pipeline side by side (`GET /runs/compare?run=…&run=…`):
+/// each list holds one value per run, in the order of `runs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RunComparison {
+    pub runs: Vec<Run>,
+    pub parameters: Vec<ComparedValue>,
+    /// Metadata logged on the runs and their steps: the newest value of each key.
+    pub metadata: Vec<ComparedValue>,
+    /// The metadata keys are more than [`MAX_COMPARED_KEYS`].
+    pub more_metadata: bool,
+    pub steps: Vec<ComparedStep>,
+    /// The runs have more steps than [`MAX_COMPARED_STEPS`].
+    pub more_steps: bool,
+}
+
+/// One parameter or metadata key across the compared runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ComparedValue {
+    pub key: String,
+    /// The step that logged it; none for a parameter or run metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// `null` where a run has no value.
+    #[schema(value_type = Vec<Object>)]
+    pub values: Vec<Option<Value>>,
+    /// Not every run has the same value.
+    pub differs: bool,
+}
+
+/// One step across the compared runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ComparedStep {
+    pub name: String,
+    /// `null` where the run has no such step (it never reached it).
+    pub statuses: Vec<Option<ExecutionStatus>>,
+    pub durations_ms: Vec<Option<i64>>,
+    /// Not every run ended this step the same way.
+    pub differs: bool,
+}

@@ -9,10 +9,12 @@ pub mod auth;
 pub mod dag;
 pub mod error;
 pub mod format;
+pub mod graph_svg;
 mod layout;
 #[cfg(feature = "hydrate")]
 mod live;
 mod pages;
+pub mod panzoom;
 pub mod runs;
 pub mod secrets;
 pub mod stacks;
@@ -103,6 +105,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/pipelines") view=pages::Pipelines ssr=SsrMode::Async />
                     <Route path=path!("/pipelines/:name") view=pages::PipelineDetailPage ssr=SsrMode::Async />
                     <Route path=path!("/runs") view=pages::Runs ssr=SsrMode::Async />
+                    <Route path=path!("/runs/compare") view=pages::RunCompare ssr=SsrMode::Async />
                     <Route path=path!("/runs/:id") view=pages::RunDetail ssr=SsrMode::Async />
                     <Route path=path!("/artifacts") view=pages::Artifacts ssr=SsrMode::Async />
                     <Route path=path!("/artifacts/:name") view=pages::ArtifactVersions ssr=SsrMode::Async />

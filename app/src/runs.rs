@@ -35,9 +35,11 @@ pub struct RunList {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunDetail {
     pub run: Run,
+    /// The steps in pipeline order, for the timeline and the steps table (the first
+    /// [`MAX_STEPS_SHOWN`]); empty when the page shows the graph.
     pub steps: Vec<StepRun>,
-    /// More steps exist than [`MAX_STEPS_SHOWN`].
-    pub more_steps: bool,
+    /// How many steps the run has started or finished in all.
+    pub step_total: usize,
     /// The last [`LOG_TAIL`] lines of the run's log, oldest first.
     pub log_tail: Vec<LogLine>,
     /// How many lines the log holds in all (as far as it was read).
@@ -46,20 +48,32 @@ pub struct RunDetail {
     pub log_too_long: bool,
     pub metadata: Vec<MetadataEntry>,
     pub more_metadata: bool,
-    /// The graph of the pipeline, laid out, with each step's state in this run.
-    pub dag: RunDag,
+    /// The graph as the page draws it (only when it shows the graph).
+    pub graph: Option<DrawnGraph>,
+    /// The step whose panel is open: the one asked for, or the one a search found.
+    pub selected: Option<String>,
+    /// What a search for a step found (`?find=`).
+    pub found: Option<Found>,
+    /// What failed, for a failed or stopped run.
+    pub failure: Option<FailureSummary>,
     pub now: DateTime<Utc>,
 }
 
 /// Width and height of a step in the drawn graph, and of an artifact.
 pub const DAG_STEP_SIZE: (f64, f64) = (176.0, 46.0);
 pub const DAG_ARTIFACT_SIZE: (f64, f64) = (12.0, 12.0);
+/// Steps a search names at most; the others are counted.
+pub const FOUND_SHOWN: usize = 20;
+/// Groups the page offers to collapse one by one; more are collapsed all at once.
+pub const GROUPS_SHOWN: usize = 40;
 
 /// The run's graph: nodes in the order of `layout.nodes`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunDag {
     pub nodes: Vec<DagNode>,
     pub layout: crate::dag::Layout,
+    /// Groups of steps sharing a name prefix, in pipeline order.
+    pub groups: Vec<GroupInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +84,15 @@ pub enum DagNode {
         /// How long it took or has taken so far; `None` before it started.
         elapsed_ms: Option<i64>,
     },
+    /// The steps of a collapsed group, drawn as one.
+    Group {
+        prefix: String,
+        steps: usize,
+        /// The status that says most about the group (a failure before all else).
+        status: ExecutionStatus,
+        /// Steps per status, most frequent first.
+        counts: Vec<(ExecutionStatus, usize)>,
+    },
     /// An output of a step, with the version this run produced or reused once known.
     Artifact {
         step: String,
@@ -78,12 +101,237 @@ pub enum DagNode {
     },
 }
 
+/// Steps whose names share a prefix (the name up to its last `_`, which two steps or
+/// more share): `shard_001`, `shard_002` … make the group `shard_`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupInfo {
+    pub prefix: String,
+    pub steps: usize,
+    pub collapsed: bool,
+    pub status: ExecutionStatus,
+}
+
+/// The graph ready to show: its SVG (see [`crate::graph_svg`]) and what the page says
+/// around it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrawnGraph {
+    pub svg: String,
+    pub width: f64,
+    pub height: f64,
+    /// Steps in the pipeline.
+    pub steps: usize,
+    pub groups: Vec<GroupInfo>,
+    pub collapse: Collapse,
+}
+
+/// The steps whose names contain the searched text (ignoring case), in pipeline order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Found {
+    pub text: String,
+    /// The first [`FOUND_SHOWN`].
+    pub names: Vec<String>,
+    pub count: usize,
+}
+
+/// What went wrong in a failed or stopped run: the first step that failed, the others
+/// that failed, and those that never ran because of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailureSummary {
+    /// The first failed step and its reason.
+    pub first: Option<(String, String)>,
+    pub other_failed: Vec<String>,
+    /// The first few skipped steps, and how many there are.
+    pub skipped: Vec<String>,
+    pub skipped_count: usize,
+    pub stopped_count: usize,
+}
+
+/// Skipped steps a failure summary names.
+pub const SKIPPED_NAMED: usize = 12;
+
+impl FailureSummary {
+    pub fn of(steps: &[StepRun]) -> Self {
+        let mut failed: Vec<&StepRun> = steps
+            .iter()
+            .filter(|s| s.status == ExecutionStatus::Failed)
+            .collect();
+        failed.sort_by_key(|s| (s.finished_at, s.started_at));
+        let skipped: Vec<&StepRun> = steps
+            .iter()
+            .filter(|s| s.status == ExecutionStatus::Skipped)
+            .collect();
+        FailureSummary {
+            first: failed.first().map(|s| {
+                (
+                    s.name.clone(),
+                    s.status_reason
+                        .clone()
+                        .unwrap_or_else(|| "no reason recorded".into()),
+                )
+            }),
+            other_failed: failed.iter().skip(1).map(|s| s.name.clone()).collect(),
+            skipped: skipped
+                .iter()
+                .take(SKIPPED_NAMED)
+                .map(|s| s.name.clone())
+                .collect(),
+            skipped_count: skipped.len(),
+            stopped_count: steps
+                .iter()
+                .filter(|s| s.status == ExecutionStatus::Stopped)
+                .count(),
+        }
+    }
+}
+
+/// Which groups of steps the graph draws as one node: `?collapse=all` (with
+/// `&expand=a_,b_` for the exceptions) or `?collapse=a_,b_`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Collapse {
+    #[default]
+    None,
+    All {
+        except: Vec<String>,
+    },
+    Only(Vec<String>),
+}
+
+/// Prefixes a collapse list keeps at most (an address is not a database).
+const MAX_COLLAPSE_LIST: usize = 500;
+
+impl Collapse {
+    pub fn parse(collapse: Option<&str>, expand: Option<&str>) -> Self {
+        let list = |text: Option<&str>| -> Vec<String> {
+            let set: std::collections::BTreeSet<String> = text
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty() && p.len() <= 64)
+                .map(str::to_string)
+                .take(MAX_COLLAPSE_LIST)
+                .collect();
+            set.into_iter().collect()
+        };
+        match collapse.map(str::trim) {
+            Some("all") => Collapse::All {
+                except: list(expand),
+            },
+            Some(text) => {
+                let only = list(Some(text));
+                if only.is_empty() {
+                    Collapse::None
+                } else {
+                    Collapse::Only(only)
+                }
+            }
+            None => Collapse::None,
+        }
+    }
+
+    pub fn is_collapsed(&self, prefix: &str) -> bool {
+        match self {
+            Collapse::None => false,
+            Collapse::All { except } => !except.iter().any(|p| p == prefix),
+            Collapse::Only(only) => only.iter().any(|p| p == prefix),
+        }
+    }
+
+    /// The address query that keeps this state (`collapse=…&expand=…`), empty when
+    /// nothing is collapsed.
+    pub fn query(&self) -> String {
+        let join = |list: &[String]| {
+            list.iter()
+                .map(|p| crate::format::encode_query(p))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match self {
+            Collapse::None => String::new(),
+            Collapse::All { except } if except.is_empty() => "collapse=all".into(),
+            Collapse::All { except } => format!("collapse=all&expand={}", join(except)),
+            Collapse::Only(only) => format!("collapse={}", join(only)),
+        }
+    }
+
+    /// The query of the state with `prefix` opened if it was collapsed, collapsed if
+    /// it was open.
+    pub fn toggled(&self, prefix: &str) -> String {
+        let flip = |list: &[String]| -> Vec<String> {
+            let mut list = list.to_vec();
+            match list.iter().position(|p| p == prefix) {
+                Some(i) => {
+                    list.remove(i);
+                }
+                None => list.push(prefix.to_string()),
+            }
+            list.sort();
+            list
+        };
+        let next = match self {
+            Collapse::None => Collapse::Only(vec![prefix.to_string()]),
+            Collapse::All { except } => Collapse::All {
+                except: flip(except),
+            },
+            Collapse::Only(only) => {
+                let only = flip(only);
+                if only.is_empty() {
+                    Collapse::None
+                } else {
+                    Collapse::Only(only)
+                }
+            }
+        };
+        next.query()
+    }
+}
+
+/// A step's group prefix: its name up to and including the last `_`, when something
+/// comes before and after it.
+pub fn step_group(name: &str) -> Option<&str> {
+    let cut = name.rfind('_')?;
+    (cut > 0 && cut + 1 < name.len()).then(|| &name[..=cut])
+}
+
+/// The status a group shows: a failure before anything else, then work going on, then
+/// waiting, stopping, then how the rest ended.
+fn group_status(counts: &[(ExecutionStatus, usize)]) -> ExecutionStatus {
+    use ExecutionStatus::*;
+    [
+        Failed,
+        Running,
+        Provisioning,
+        Initializing,
+        Retrying,
+        Stopping,
+        Queued,
+        Stopped,
+        Skipped,
+        Completed,
+        Cached,
+    ]
+    .into_iter()
+    .find(|s| counts.iter().any(|(c, n)| c == s && *n > 0))
+    .unwrap_or(Queued)
+}
+
 /// The graph of a run: its spec's steps and their outputs as nodes, edges from each
 /// step to its outputs, from each output to the steps that read it, and from a step to
 /// those that only run after it (upstream steps it reads nothing from). Without the
 /// spec (a run of a pipeline the viewer may no longer read), the graph is drawn from
 /// what the steps recorded.
 pub fn run_dag(spec: Option<&PipelineSpec>, steps: &[StepRun], now: DateTime<Utc>) -> RunDag {
+    run_dag_with(spec, steps, now, &Collapse::None, None)
+}
+
+/// [`run_dag`] with the groups `collapse` names drawn as one node each, but the group
+/// of `keep_open` (the selected step).
+pub fn run_dag_with(
+    spec: Option<&PipelineSpec>,
+    steps: &[StepRun],
+    now: DateTime<Utc>,
+    collapse: &Collapse,
+    keep_open: Option<&str>,
+) -> RunDag {
     use std::collections::HashMap;
     use weir_api::pipelines::InputSource;
 
@@ -137,22 +385,100 @@ pub fn run_dag(spec: Option<&PipelineSpec>, steps: &[StepRun], now: DateTime<Utc
     };
 
     let by_name: HashMap<&str, &StepRun> = steps.iter().map(|s| (s.name.as_str(), s)).collect();
+    let status_of = |name: &str| {
+        by_name
+            .get(name)
+            .map_or(ExecutionStatus::Queued, |r| r.status)
+    };
+
+    // Groups, in the order of their first step.
+    let mut members: HashMap<&str, usize> = HashMap::new();
+    let mut member_counts: HashMap<&str, Vec<(ExecutionStatus, usize)>> = HashMap::new();
+    let mut group_order: Vec<&str> = Vec::new();
+    for (name, _, _) in &shape {
+        if let Some(prefix) = step_group(name) {
+            let n = members.entry(prefix).or_insert(0);
+            if *n == 0 {
+                group_order.push(prefix);
+            }
+            *n += 1;
+            let status = status_of(name);
+            let counts = member_counts.entry(prefix).or_default();
+            match counts.iter_mut().find(|(s, _)| *s == status) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((status, 1)),
+            }
+        }
+    }
+    let open_group = keep_open.and_then(step_group);
+    let hidden = |name: &str| -> bool {
+        step_group(name).is_some_and(|g| {
+            members.get(g).copied().unwrap_or(0) >= 2
+                && collapse.is_collapsed(g)
+                && open_group != Some(g)
+        })
+    };
+
     let mut nodes = Vec::new();
     let mut sizes = Vec::new();
+    // A step's node: its own, or its collapsed group's.
     let mut step_index: HashMap<&str, usize> = HashMap::new();
+    let mut group_index: HashMap<&str, usize> = HashMap::new();
+    let mut group_counts: HashMap<usize, Vec<(ExecutionStatus, usize)>> = HashMap::new();
     for (name, _, _) in &shape {
-        let run = by_name.get(name.as_str());
-        step_index.insert(name.as_str(), nodes.len());
-        nodes.push(DagNode::Step {
-            name: name.clone(),
-            status: run.map_or(ExecutionStatus::Queued, |r| r.status),
-            elapsed_ms: run.and_then(|r| elapsed_ms(r.started_at, r.finished_at, now)),
-        });
-        sizes.push(DAG_STEP_SIZE);
+        let status = status_of(name);
+        match step_group(name).filter(|_| hidden(name)) {
+            Some(prefix) => {
+                let index = *group_index.entry(prefix).or_insert_with(|| {
+                    nodes.push(DagNode::Group {
+                        prefix: prefix.to_string(),
+                        steps: 0,
+                        status: ExecutionStatus::Queued,
+                        counts: Vec::new(),
+                    });
+                    sizes.push(DAG_STEP_SIZE);
+                    nodes.len() - 1
+                });
+                let counts = group_counts.entry(index).or_default();
+                match counts.iter_mut().find(|(s, _)| *s == status) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((status, 1)),
+                }
+                step_index.insert(name.as_str(), index);
+            }
+            None => {
+                let run = by_name.get(name.as_str());
+                step_index.insert(name.as_str(), nodes.len());
+                nodes.push(DagNode::Step {
+                    name: name.clone(),
+                    status,
+                    elapsed_ms: run.and_then(|r| elapsed_ms(r.started_at, r.finished_at, now)),
+                });
+                sizes.push(DAG_STEP_SIZE);
+            }
+        }
     }
+    for (index, mut counts) in group_counts {
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        if let DagNode::Group {
+            steps,
+            status,
+            counts: slot,
+            ..
+        } = &mut nodes[index]
+        {
+            *steps = counts.iter().map(|(_, n)| n).sum();
+            *status = group_status(&counts);
+            *slot = counts;
+        }
+    }
+
     let mut edges = Vec::new();
     let mut output_index: HashMap<(&str, &str), usize> = HashMap::new();
     for (name, outputs, _) in &shape {
+        if hidden(name) {
+            continue;
+        }
         let run = by_name.get(name.as_str());
         for output in outputs {
             let version = run.and_then(|r| r.outputs.iter().find(|o| &o.name == output).cloned());
@@ -171,9 +497,12 @@ pub fn run_dag(spec: Option<&PipelineSpec>, steps: &[StepRun], now: DateTime<Utc
         let to = step_index[name.as_str()];
         let mut fed_by: Vec<&str> = Vec::new();
         for (from, output) in inputs {
-            if let Some(&artifact) = output_index.get(&(from.as_str(), output.as_str())) {
-                if seen.insert((artifact, to)) {
-                    edges.push((artifact, to));
+            let source = output_index
+                .get(&(from.as_str(), output.as_str()))
+                .or_else(|| step_index.get(from.as_str()));
+            if let Some(&source) = source {
+                if source != to && seen.insert((source, to)) {
+                    edges.push((source, to));
                 }
                 fed_by.push(from.as_str());
             }
@@ -185,14 +514,32 @@ pub fn run_dag(spec: Option<&PipelineSpec>, steps: &[StepRun], now: DateTime<Utc
         for up in upstream {
             if !fed_by.contains(&up.as_str())
                 && let Some(&from) = step_index.get(up.as_str())
+                && from != to
                 && seen.insert((from, to))
             {
                 edges.push((from, to));
             }
         }
     }
+    let groups = group_order
+        .into_iter()
+        .filter(|g| members[g] >= 2)
+        .map(|g| {
+            let counts = member_counts.get(g).map(Vec::as_slice).unwrap_or_default();
+            GroupInfo {
+                prefix: g.to_string(),
+                steps: members[g],
+                collapsed: group_index.contains_key(g),
+                status: group_status(counts),
+            }
+        })
+        .collect();
     let layout = crate::dag::layout(&crate::dag::Graph { sizes, edges });
-    RunDag { nodes, layout }
+    RunDag {
+        nodes,
+        layout,
+        groups,
+    }
 }
 
 /// The runs the signed-in user may see that pass `filter`, in its order.
@@ -214,9 +561,65 @@ pub async fn get_run_list(
     })
 }
 
-/// One run (by id or name) with its steps, the tail of its log and its metadata.
+/// What the run page asks for besides the run: its view, the open step, the
+/// collapsed groups and a search for a step (the address's `view`, `step`, `collapse`,
+/// `expand` and `find`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunPageQuery {
+    pub view: Option<String>,
+    pub step: Option<String>,
+    pub collapse: Option<String>,
+    pub expand: Option<String>,
+    pub find: Option<String>,
+}
+
+impl RunPageQuery {
+    /// Whether the page shows the graph (the default view).
+    pub fn shows_graph(&self) -> bool {
+        !matches!(self.view.as_deref(), Some("timeline" | "steps"))
+    }
+}
+
+/// The steps whose names contain `text`, ignoring case, in pipeline order.
+pub fn find_steps<'a>(names: impl Iterator<Item = &'a str>, text: &str) -> Found {
+    let needle = text.trim().to_lowercase();
+    let mut found = Found {
+        text: text.trim().to_string(),
+        names: Vec::new(),
+        count: 0,
+    };
+    for name in names {
+        if name.to_lowercase().contains(&needle) {
+            found.count += 1;
+            if found.names.len() < FOUND_SHOWN {
+                found.names.push(name.to_string());
+            }
+        }
+    }
+    found
+}
+
+/// The step whose panel opens: the one asked for, else the one a search names exactly
+/// (ignoring case), else the only one it found.
+pub fn selected_step(
+    names: &[&str],
+    step: Option<String>,
+    search: Option<&Found>,
+) -> Option<String> {
+    step.or_else(|| {
+        let search = search?;
+        names
+            .iter()
+            .find(|n| n.eq_ignore_ascii_case(&search.text))
+            .map(|n| n.to_string())
+            .or_else(|| (search.count == 1).then(|| search.names[0].clone()))
+    })
+}
+
+/// One run (by id or name) with what its page shows: the graph (or the steps for the
+/// timeline and table), the tail of its log and its metadata.
 #[server(prefix = "/fn", endpoint = "run_detail")]
-pub async fn get_run_detail(run: String) -> Result<RunDetail, AppError> {
+pub async fn get_run_detail(run: String, page: RunPageQuery) -> Result<RunDetail, AppError> {
     use std::collections::VecDeque;
     use weir_api::PageQuery;
     use weir_api::pagination::MAX_LIMIT;
@@ -228,22 +631,20 @@ pub async fn get_run_detail(run: String) -> Result<RunDetail, AppError> {
     let found = runs::get_run(&pool, &principal, &run).await?;
     // Later reads go by id: a name could be reused while the page loads.
     let id = found.id.to_string();
-
-    let mut steps = Vec::new();
-    let mut cursor = None;
-    let more_steps = loop {
-        let query = PageQuery {
-            limit: Some(MAX_LIMIT),
-            cursor,
-        };
-        let page = runs::list_steps(&pool, &principal, &id, &query).await?;
-        steps.extend(page.items);
-        match page.next_cursor {
-            Some(next) if steps.len() < MAX_STEPS_SHOWN => cursor = Some(next),
-            Some(_) => break true,
-            None => break false,
-        }
+    let clean = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
     };
+    if clean(&page.find).is_some_and(|f| f.chars().count() > 200) {
+        return Err(AppError::Invalid(vec![weir_api::FieldError::new(
+            "find",
+            "must be at most 200 characters",
+        )]));
+    }
+
+    let all_steps = runs::all_steps(&pool, &principal, &id).await?;
 
     // The log is read forward in large pages, keeping only the newest lines.
     let mut log_tail: VecDeque<LogLine> = VecDeque::with_capacity(LOG_TAIL + 1);
@@ -291,18 +692,74 @@ pub async fn get_run_detail(run: String) -> Result<RunDetail, AppError> {
         Err(error) => return Err(error.into()),
     };
     let now = Utc::now();
-    let dag = run_dag(spec.as_ref(), &steps, now);
+
+    // A search opens the step it finds when it finds one (or one by its exact name).
+    let step_names: Vec<&str> = match &spec {
+        Some(spec) => spec.steps.iter().map(|s| s.name.as_str()).collect(),
+        None => all_steps.iter().map(|s| s.name.as_str()).collect(),
+    };
+    let search = clean(&page.find).map(|text| find_steps(step_names.iter().copied(), &text));
+    let selected = selected_step(&step_names, clean(&page.step), search.as_ref());
+
+    let graph = page.shows_graph().then(|| {
+        let collapse = Collapse::parse(page.collapse.as_deref(), page.expand.as_deref());
+        let dag = run_dag_with(
+            spec.as_ref(),
+            &all_steps,
+            now,
+            &collapse,
+            selected.as_deref(),
+        );
+        let options = crate::graph_svg::DrawOptions {
+            selected: selected.clone(),
+            found: search
+                .as_ref()
+                .map(|f| {
+                    step_names
+                        .iter()
+                        .filter(|n| n.to_lowercase().contains(&f.text.to_lowercase()))
+                        .map(|n| n.to_string())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            collapse: collapse.clone(),
+        };
+        DrawnGraph {
+            svg: crate::graph_svg::render(&dag, &options),
+            width: dag.layout.width,
+            height: dag.layout.height,
+            steps: step_names.len(),
+            groups: dag.groups,
+            collapse,
+        }
+    });
+    let failure = matches!(
+        found.status,
+        ExecutionStatus::Failed | ExecutionStatus::Stopped
+    )
+    .then(|| FailureSummary::of(&all_steps));
+    let step_total = all_steps.len();
+    let steps = if page.shows_graph() {
+        Vec::new()
+    } else {
+        let mut steps = all_steps;
+        steps.truncate(MAX_STEPS_SHOWN);
+        steps
+    };
 
     Ok(RunDetail {
         run: found,
-        dag,
         steps,
-        more_steps,
+        step_total,
         log_tail: log_tail.into(),
         log_lines,
         log_too_long,
         more_metadata: metadata.next_cursor.is_some(),
         metadata: metadata.items,
+        graph,
+        selected,
+        found: search,
+        failure,
         now,
     })
 }
@@ -427,6 +884,76 @@ pub async fn get_step_detail(
         more_metadata,
         now: Utc::now(),
     })
+}
+
+/// The panel of the step a search for `find` opens on the run page (see
+/// [`selected_step`]), if it opens one.
+#[server(prefix = "/fn", endpoint = "found_step_detail")]
+pub async fn get_found_step_detail(
+    run: String,
+    find: String,
+    search: Option<String>,
+    stream: Option<String>,
+) -> Result<Option<StepDetail>, AppError> {
+    use weir_domain::runs;
+
+    let principal = crate::auth::ssr::require_principal().await?;
+    let pool = use_context::<sqlx::PgPool>().ok_or(AppError::Internal)?;
+    let found = runs::get_run(&pool, &principal, &run).await?;
+    let id = found.id.to_string();
+    let names: Vec<String> =
+        match weir_domain::pipelines::snapshot(&pool, &principal, found.snapshot_id).await {
+            Ok(snapshot) => snapshot.spec.steps.into_iter().map(|s| s.name).collect(),
+            Err(weir_domain::DomainError::NotFound) => runs::all_steps(&pool, &principal, &id)
+                .await?
+                .into_iter()
+                .map(|s| s.name)
+                .collect(),
+            Err(error) => return Err(error.into()),
+        };
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let search_for = find_steps(names.iter().copied(), &find);
+    match selected_step(&names, None, Some(&search_for)) {
+        Some(step) => match get_step_detail(id, step, search, stream).await {
+            Ok(detail) => Ok(Some(detail)),
+            // Found in the spec, but the run has not reached it.
+            Err(AppError::NotFound) => Ok(None),
+            Err(error) => Err(error),
+        },
+        None => Ok(None),
+    }
+}
+
+/// Two runs or more of one pipeline side by side (by id or name).
+#[server(prefix = "/fn", endpoint = "run_comparison")]
+pub async fn get_run_comparison(
+    runs: Vec<String>,
+) -> Result<weir_api::runs::RunComparison, AppError> {
+    let principal = crate::auth::ssr::require_principal().await?;
+    let pool = use_context::<sqlx::PgPool>().ok_or(AppError::Internal)?;
+    Ok(weir_domain::runs::compare_runs(&pool, &principal, &runs).await?)
+}
+
+/// The metadata keys of a comparison whose values are all numbers (where present), and
+/// present in two runs or more: what a chart can show.
+pub fn chartable_metrics(comparison: &weir_api::runs::RunComparison) -> Vec<String> {
+    comparison
+        .metadata
+        .iter()
+        .filter(|m| {
+            m.values.iter().flatten().all(serde_json::Value::is_number)
+                && m.values.iter().flatten().count() >= 2
+        })
+        .map(metric_name)
+        .collect()
+}
+
+/// A metadata key as the comparison names it: `step.key`, or the key of run metadata.
+pub fn metric_name(value: &weir_api::runs::ComparedValue) -> String {
+    match &value.step {
+        Some(step) => format!("{step}.{}", value.key),
+        None => value.key.clone(),
+    }
 }
 
 /// A pipeline with its runs at a glance.
@@ -752,6 +1279,131 @@ mod tests {
         }
     }
 
+    fn sharded_spec() -> PipelineSpec {
+        serde_json::from_value(serde_json::json!({"name": "p", "steps": [
+            {"name": "load", "command": ["true"], "outputs": {"data": {}}},
+            {"name": "shard_1", "command": ["true"], "inputs": {"d": {"from": "load.data"}}, "outputs": {"out": {}}},
+            {"name": "shard_2", "command": ["true"], "inputs": {"d": {"from": "load.data"}}, "outputs": {"out": {}}},
+            {"name": "shard_3", "command": ["true"], "inputs": {"d": {"from": "load.data"}}, "outputs": {"out": {}}},
+            {"name": "report_all", "command": ["true"], "inputs": {
+                "a": {"from": "shard_1.out"}, "b": {"from": "shard_2.out"}, "c": {"from": "shard_3.out"}}}
+        ]}))
+        .expect("spec")
+    }
+
+    #[test]
+    fn groups_are_steps_sharing_a_prefix_and_collapse_into_one_node() {
+        assert_eq!(step_group("shard_001"), Some("shard_"));
+        assert_eq!(step_group("train_model_2"), Some("train_model_"));
+        assert_eq!(step_group("load"), None);
+        assert_eq!(step_group("_x"), None);
+        assert_eq!(step_group("x_"), None);
+
+        let now = Utc.timestamp_opt(20, 0).single().expect("valid");
+        let steps = [
+            step("load", ExecutionStatus::Completed, &[]),
+            step("shard_1", ExecutionStatus::Completed, &["load"]),
+            step("shard_2", ExecutionStatus::Failed, &["load"]),
+        ];
+        let open = run_dag(Some(&sharded_spec()), &steps, now);
+        // A group needs two steps: report_all is alone in report_.
+        assert_eq!(open.groups.len(), 1);
+        assert_eq!(open.groups[0].prefix, "shard_");
+        assert_eq!(open.groups[0].steps, 3);
+        assert!(!open.groups[0].collapsed);
+        assert_eq!(open.groups[0].status, ExecutionStatus::Failed);
+
+        let collapse = Collapse::parse(Some("all"), None);
+        let dag = run_dag_with(Some(&sharded_spec()), &steps, now, &collapse, None);
+        let group = dag
+            .nodes
+            .iter()
+            .position(|n| matches!(n, DagNode::Group { .. }))
+            .expect("a group node");
+        match &dag.nodes[group] {
+            DagNode::Group {
+                prefix,
+                steps,
+                status,
+                counts,
+            } => {
+                assert_eq!((prefix.as_str(), *steps), ("shard_", 3));
+                assert_eq!(*status, ExecutionStatus::Failed);
+                assert_eq!(counts.iter().map(|(_, n)| n).sum::<usize>(), 3);
+            }
+            other => panic!("{other:?}"),
+        }
+        // load, its output, the group, report_all: the shards' outputs are hidden and
+        // report_all reads from the group.
+        assert_eq!(dag.nodes.len(), 4);
+        let report = dag
+            .nodes
+            .iter()
+            .position(|n| matches!(n, DagNode::Step { name, .. } if name == "report_all"))
+            .expect("report");
+        let edges: Vec<(usize, usize)> = dag.layout.routes.iter().map(|r| (r.from, r.to)).collect();
+        assert!(edges.contains(&(group, report)), "{edges:?}");
+        assert_eq!(edges.iter().filter(|e| e.1 == report).count(), 1);
+
+        // The selected step's group stays open.
+        let kept = run_dag_with(
+            Some(&sharded_spec()),
+            &steps,
+            now,
+            &collapse,
+            Some("shard_2"),
+        );
+        assert!(
+            !kept
+                .nodes
+                .iter()
+                .any(|n| matches!(n, DagNode::Group { .. }))
+        );
+    }
+
+    #[test]
+    fn collapse_state_reads_and_writes_the_address() {
+        assert_eq!(Collapse::parse(None, None), Collapse::None);
+        assert_eq!(Collapse::parse(Some(" "), None), Collapse::None);
+        let all = Collapse::parse(Some("all"), Some("b_,a_,a_"));
+        assert_eq!(
+            all,
+            Collapse::All {
+                except: vec!["a_".into(), "b_".into()]
+            }
+        );
+        assert!(!all.is_collapsed("a_") && all.is_collapsed("c_"));
+        assert_eq!(all.query(), "collapse=all&expand=a_,b_");
+        assert_eq!(all.toggled("a_"), "collapse=all&expand=b_");
+        assert_eq!(all.toggled("c_"), "collapse=all&expand=a_,b_,c_");
+        let only = Collapse::parse(Some("x_,y_"), None);
+        assert_eq!(only.toggled("x_"), "collapse=y_");
+        assert_eq!(Collapse::parse(Some("x_"), None).toggled("x_"), "");
+        assert_eq!(Collapse::None.toggled("x_"), "collapse=x_");
+    }
+
+    #[test]
+    fn a_search_opens_the_step_it_names_or_the_only_one_it_finds() {
+        let names = ["load", "train_a", "train_b", "Train"];
+        let found = find_steps(names.iter().copied(), "train");
+        assert_eq!(found.count, 3);
+        assert_eq!(
+            selected_step(&names, None, Some(&found)).as_deref(),
+            Some("Train")
+        );
+        let found = find_steps(names.iter().copied(), "_a");
+        assert_eq!(
+            selected_step(&names, None, Some(&found)).as_deref(),
+            Some("train_a")
+        );
+        let found = find_steps(names.iter().copied(), "a");
+        assert_eq!(selected_step(&names, None, Some(&found)), None);
+        assert_eq!(
+            selected_step(&names, Some("load".into()), Some(&found)).as_deref(),
+            Some("load")
+        );
+    }
+
     #[test]
     fn the_graph_has_steps_their_outputs_and_the_edges_between_them() {
         let now = Utc.timestamp_opt(20, 0).single().expect("valid");
@@ -765,6 +1417,7 @@ mod tests {
             .iter()
             .map(|n| match n {
                 DagNode::Step { name, .. } => name.clone(),
+                DagNode::Group { prefix, .. } => format!("{prefix}*"),
                 DagNode::Artifact { step, output, .. } => format!("{step}.{output}"),
             })
             .collect();

@@ -3,8 +3,12 @@
 //! `weir-bench s3-artifact`: upload and download throughput of a large artifact through
 //! the S3 artifact store, and this process's peak resident memory meanwhile.
 //! `weir-bench pipelines`: YAML pipelines as whole processes and REST requests per run.
+//! `weir-bench seed`: fills a database with many runs and one large run.
+//! `weir-bench large`: the runs list, the run page and the graph layout at 100,000 runs.
 
+mod large;
 mod pipelines;
+mod seed;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -105,6 +109,58 @@ enum Bench {
         #[arg(long, default_value_t = 10)]
         runs: usize,
     },
+    /// Fills a migrated Weir database (one weir-server has started on) with pipelines,
+    /// runs and step runs spread over the last year, and optionally one large run.
+    /// Prints the large run's name.
+    Seed {
+        /// The database to fill.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        /// The user the runs belong to (default: the first administrator).
+        #[arg(long)]
+        owner: Option<String>,
+        /// Start of every seeded name; seeding twice needs another prefix.
+        #[arg(long, default_value = "seed")]
+        prefix: String,
+        /// Pipelines the runs are spread over.
+        #[arg(long, default_value_t = 20)]
+        pipelines: u32,
+        /// Runs to create (at most 999,999).
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(0..1_000_000))]
+        runs: u32,
+        /// Steps of each seeded pipeline (a chain), hence step runs per run.
+        #[arg(long, default_value_t = 10)]
+        steps_per_run: u32,
+        /// One large run of CHAINSxLENGTH steps (e.g. 50x100: 5,000 steps).
+        #[arg(long, value_parser = seed::parse_shape)]
+        big_run: Option<(u32, u32)>,
+    },
+    /// The runs list, a 5,000-step run's page and graph layout, and runs-list throughput
+    /// on a database seeded with 100,000 runs and 1,000,000 step runs. Starts its own
+    /// weir-server on a scratch database.
+    Large {
+        /// The weir-server binary (a release build).
+        #[arg(long)]
+        server: PathBuf,
+        /// A PostgreSQL server URL; a scratch database is created on it and dropped after.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        /// Runs to seed.
+        #[arg(long, default_value_t = 100_000)]
+        runs: u32,
+        /// Requests per latency figure.
+        #[arg(long, default_value_t = 1_000)]
+        samples: usize,
+        /// Seconds of the throughput measurement.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent connections of the throughput measurement.
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        /// Keep the scratch database and print its URL (to look at it in a browser).
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 #[tokio::main]
@@ -167,6 +223,50 @@ async fn main() -> anyhow::Result<()> {
                 subject: pipelines::Subject::Sdk { chain },
                 database_url,
                 runs,
+            })
+            .await
+        }
+        Bench::Seed {
+            database_url,
+            owner,
+            prefix,
+            pipelines,
+            runs,
+            steps_per_run,
+            big_run,
+        } => {
+            let seeded = seed::run(&seed::Options {
+                database_url,
+                owner,
+                prefix,
+                pipelines,
+                runs,
+                steps_per_run,
+                big_run,
+            })
+            .await?;
+            if let Some(name) = seeded.big_run {
+                println!("{name}");
+            }
+            Ok(())
+        }
+        Bench::Large {
+            server,
+            database_url,
+            runs,
+            samples,
+            seconds,
+            connections,
+            keep,
+        } => {
+            large::run(large::Options {
+                server,
+                database_url,
+                runs,
+                samples: samples.max(10),
+                seconds: seconds.max(1),
+                connections: connections.max(1),
+                keep,
             })
             .await
         }

@@ -68,10 +68,10 @@ fn chain_name(n: usize) -> &'static str {
     }
 }
 
-struct Server {
+pub(crate) struct Server {
     child: std::process::Child,
-    url: String,
-    key: String,
+    pub url: String,
+    pub key: String,
     _data: tempfile::TempDir,
 }
 
@@ -91,7 +91,7 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-async fn start_server(server: &Path, database_url: &str) -> anyhow::Result<Server> {
+pub(crate) async fn start_server(server: &Path, database_url: &str) -> anyhow::Result<Server> {
     let data = tempfile::tempdir()?;
     let password = "bench admin password";
     std::fs::write(data.path().join("pw"), format!("{password}\n"))?;

@@ -99,6 +99,19 @@ impl Client {
 
     /// Asks a run (by id or name) to stop: answers it `stopping`, or unchanged when it
     /// has finished already.
+    /// Two to ten runs of one pipeline side by side (by id or name).
+    pub async fn compare_runs(
+        &self,
+        runs: &[String],
+    ) -> Result<weir_api::runs::RunComparison, ClientError> {
+        let query = runs
+            .iter()
+            .map(|r| format!("run={}", enc(r)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.get(&format!("/api/v1/runs/compare?{query}")).await
+    }
+
     pub async fn stop_run(&self, run: &str) -> Result<Run, ClientError> {
         self.post(&format!("/api/v1/runs/{}/stop", enc(run)), &json!({}))
             .await

@@ -1295,3 +1295,257 @@ async fn the_runs_list_filters_by_author_stack_dates_and_name_and_sorts(pool: Pg
     let bobs = ok(&app, "GET", "/api/v1/runs?search=n", None, &bob).await;
     assert_eq!(names(bobs), ["bobs-run"]);
 }
+
+/// Chains `c0_s0 → c0_s1 → …` of command steps, each passing `out` on.
+fn chains(name: &str, chains: usize, length: usize) -> Value {
+    let mut steps = Vec::new();
+    for c in 0..chains {
+        for i in 0..length {
+            let mut step =
+                json!({"name": format!("c{c}_s{i}"), "command": ["true"], "outputs": {"out": {}}});
+            if i > 0 {
+                step["inputs"] = json!({"in": {"from": format!("c{c}_s{}.out", i - 1)}});
+            }
+            steps.push(step);
+        }
+    }
+    json!({"name": name, "parameters": {"epochs": {"type": "integer", "default": 1}}, "steps": steps})
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_run_page_finds_a_step_and_collapses_groups_of_steps(pool: PgPool) {
+    weir_domain::system::ensure_installation(&pool)
+        .await
+        .expect("installation");
+    let app = test_app(pool.clone()).await;
+    let admin = admin_key(&app, &pool).await;
+    let cookie = sign_in(&app, "admin", ADMIN_PASSWORD).await;
+    register(&app, &admin, chains("wide", 3, 4)).await;
+    let (run, token) = new_run(&app, &admin, "wide", json!({})).await;
+    start(&app, &run, &token, "c1_s0", "sha256:x").await;
+    finish(
+        &app,
+        &run,
+        &token,
+        "c1_s0",
+        json!({"attempt": 1, "status": "failed", "reason": "boom"}),
+    )
+    .await;
+    let page = |query: &str| {
+        let (app, cookie, uri) = (app.clone(), cookie.clone(), format!("/runs/{run}{query}"));
+        async move {
+            let page = get_with(&app, &uri, &[("cookie", &cookie)]).await;
+            assert_eq!(page.status, 200, "{uri}: {}", page.text);
+            page.text
+        }
+    };
+
+    // Every step of the spec is drawn, with its state; the groups are offered.
+    let full = page("").await;
+    assert_eq!(full.matches("class=\"dag-link\" data-step=").count(), 12);
+    assert!(
+        full.contains(r#"data-step="c1_s0" aria-label="c1_s0: Failed"#),
+        "{full}"
+    );
+    assert!(full.contains("Collapse all 3 groups"));
+    assert!(full.contains("Find a step"));
+
+    // A search that finds one step opens its panel and outlines it.
+    let found = page("?find=C2_S3").await;
+    assert!(
+        found.contains("1 step&#x27;s name contain") || found.contains("1 step's name contain"),
+        "{found}"
+    );
+    assert!(
+        found.contains(r#"class="dag-step tone-pending selected found""#),
+        "{found}"
+    );
+    // One that finds several lists them and highlights them all, opening none.
+    let several = page("?find=s3").await;
+    assert!(
+        several.contains("3 steps' names contain")
+            || several.contains("3 steps&#x27; names contain"),
+        "{several}"
+    );
+    assert_eq!(
+        several.matches(" found\" transform=").count(),
+        3,
+        "{several}"
+    );
+    assert!(!several.contains(" selected"));
+    let none = page("?find=nothing-like-it").await;
+    assert!(
+        none.contains("No step") && none.contains("nothing-like-it"),
+        "{none}"
+    );
+    let long = get_with(
+        &app,
+        &format!("/runs/{run}?find={}", "x".repeat(300)),
+        &[("cookie", &cookie)],
+    )
+    .await;
+    assert!(
+        long.text.contains("find: must be at most 200 characters")
+            || long.text.contains("at most 200"),
+        "{}",
+        long.text
+    );
+
+    // Collapsing all groups draws one node per chain, the failed one in red.
+    let collapsed = page("?collapse=all").await;
+    assert_eq!(collapsed.matches("data-group=\"").count(), 3, "{collapsed}");
+    assert!(!collapsed.contains("data-step=\""));
+    assert!(collapsed.contains("dag-step dag-group tone-failed"));
+    assert!(collapsed.contains("Show every step"));
+    // Opening one group again keeps the others collapsed.
+    let one_open = page("?collapse=all&expand=c0_").await;
+    assert_eq!(one_open.matches("data-group=\"").count(), 2);
+    assert_eq!(one_open.matches("data-step=\"").count(), 4);
+    // A selected step's group stays open; its links keep the collapsed groups.
+    let selected = page("?collapse=all&step=c2_s1").await;
+    assert_eq!(selected.matches("data-group=\"").count(), 2);
+    assert!(
+        selected.contains("href=\"?collapse=all&amp;step=c2_s0\""),
+        "{selected}"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn runs_of_a_pipeline_are_compared_side_by_side(pool: PgPool) {
+    weir_domain::system::ensure_installation(&pool)
+        .await
+        .expect("installation");
+    let app = test_app(pool.clone()).await;
+    let admin = admin_key(&app, &pool).await;
+    let (_, bob) = person(&app, &admin, "bob").await;
+    register(&app, &admin, two_steps("p")).await;
+    register(&app, &admin, two_steps("other")).await;
+    let (first, _, _) = complete_run(&app, &admin, "p", "sha256:a").await;
+    // The second run fails at its first step, with other parameters.
+    let (second, token) = new_run(&app, &admin, "p", json!({"epochs": 5})).await;
+    start(&app, &second, &token, "load", "sha256:b").await;
+    finish(
+        &app,
+        &second,
+        &token,
+        "load",
+        json!({"attempt": 1, "status": "failed", "reason": "boom", "metadata": {"rows": 10}}),
+    )
+    .await;
+    let (elsewhere, _) = new_run(&app, &admin, "other", json!({"epochs": 1})).await;
+
+    let compared = ok(
+        &app,
+        "GET",
+        &format!("/api/v1/runs/compare?run={first}&run={second}"),
+        None,
+        &admin,
+    )
+    .await;
+    let runs: Vec<&str> = compared["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(runs, [first.as_str(), second.as_str()], "oldest first");
+    let row = |list: &str, key: &str| -> Value {
+        compared[list]
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|v| v["key"] == key)
+            .cloned()
+            .unwrap_or_else(|| panic!("{key} in {list}: {compared}"))
+    };
+    assert_eq!(row("parameters", "epochs")["values"], json!([2, 5]));
+    assert_eq!(row("parameters", "epochs")["differs"], true);
+    assert_eq!(row("parameters", "rate")["values"], json!([0.5, 0.5]));
+    assert_eq!(row("parameters", "rate")["differs"], false);
+    let accuracy = row("metadata", "accuracy");
+    assert_eq!(accuracy["step"], "train");
+    assert_eq!(accuracy["values"], json!([0.93, null]));
+    let steps = compared["steps"].as_array().expect("steps");
+    assert_eq!(steps[0]["name"], "load");
+    assert_eq!(steps[0]["statuses"], json!(["completed", "failed"]));
+    assert_eq!(steps[0]["differs"], true);
+    assert_eq!(steps[1]["statuses"][1], "queued", "not reached yet");
+
+    // Bad choices are refused naming `run`.
+    for (query, says) in [
+        (format!("run={first}"), "between 2 and 10"),
+        (format!("run={first}&run={first}"), "between 2 and 10"),
+        (
+            format!("run={first}&run=no-such-run"),
+            "no such run: no-such-run",
+        ),
+        (
+            format!("run={first}&run={elsewhere}"),
+            "runs of one pipeline only",
+        ),
+        (
+            (0..11)
+                .map(|i| format!("run=r{i}"))
+                .collect::<Vec<_>>()
+                .join("&"),
+            "between 2 and 10",
+        ),
+    ] {
+        let refused = call(
+            &app,
+            "GET",
+            &format!("/api/v1/runs/compare?{query}"),
+            None,
+            Some(&admin),
+        )
+        .await;
+        assert_eq!(refused.status, 422, "{query}: {}", refused.text);
+        assert_eq!(
+            refused.json()["error"]["fields"][0]["field"],
+            "run",
+            "{}",
+            refused.text
+        );
+        assert!(refused.text.contains(says), "{query}: {}", refused.text);
+    }
+    // A run bob may not see is no run to him.
+    let hidden = call(
+        &app,
+        "GET",
+        &format!("/api/v1/runs/compare?run={first}&run={second}"),
+        None,
+        Some(&bob),
+    )
+    .await;
+    assert_eq!(hidden.status, 422, "{}", hidden.text);
+    assert!(hidden.text.contains("no such run"));
+
+    // The dashboard's page: both runs, the differences marked, a chart of the metric.
+    let cookie = sign_in(&app, "admin", ADMIN_PASSWORD).await;
+    let page = get_with(
+        &app,
+        &format!("/runs/compare?run={first}&run={second}"),
+        &[("cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains(">Compare runs</h1>"));
+    assert!(page.text.contains("class=\"differs\""));
+    // No metric holds a number in both runs: nothing to chart, and the page says so.
+    assert!(
+        page.text.contains("No metric holds a number"),
+        "{}",
+        page.text
+    );
+    let refused = get_with(
+        &app,
+        &format!("/runs/compare?run={first}"),
+        &[("cookie", &cookie)],
+    )
+    .await;
+    assert!(
+        refused.text.contains("Choose runs to compare"),
+        "{}",
+        refused.text
+    );
+}

@@ -1,124 +1,237 @@
 //! The run page's pictures: the pipeline's graph and the timeline of its steps, both
 //! plain SVG from the server (they read without JavaScript); a step links to its panel.
+//! The graph is drawn on the server as one SVG text (see [`crate::graph_svg`]), so a
+//! graph of thousands of steps costs the browser no script work; the hydrated page adds
+//! pan and zoom ([`crate::panzoom`]).
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use weir_api::runs::{ExecutionStatus, StepRun};
+use weir_api::runs::StepRun;
 
 use crate::format;
-use crate::runs::{DagNode, RunDag, status_label};
-
-/// The CSS class of a step drawn in a status.
-fn status_tone(status: ExecutionStatus) -> &'static str {
-    match status {
-        ExecutionStatus::Completed => "tone-ok",
-        ExecutionStatus::Cached => "tone-cached",
-        ExecutionStatus::Failed => "tone-failed",
-        ExecutionStatus::Initializing
-        | ExecutionStatus::Provisioning
-        | ExecutionStatus::Running => "tone-running",
-        ExecutionStatus::Queued | ExecutionStatus::Retrying => "tone-pending",
-        ExecutionStatus::Stopping | ExecutionStatus::Stopped => "tone-stopped",
-        ExecutionStatus::Skipped => "tone-skipped",
-    }
-}
-
-/// A name cut to fit `chars` characters, with an ellipsis when cut.
-fn fit(text: &str, chars: usize) -> String {
-    if text.chars().count() <= chars {
-        text.to_string()
-    } else {
-        let mut cut: String = text.chars().take(chars.saturating_sub(1)).collect();
-        cut.push('…');
-        cut
-    }
-}
+use crate::graph_svg::{fit, status_tone};
+use crate::panzoom::View;
+use crate::runs::{DrawnGraph, Found, GROUPS_SHOWN, status_label};
 
 /// The address of a step's panel on the run page.
 pub fn step_href(run_href: &str, step: &str) -> String {
     format!("{run_href}?step={}", super::runs::encode(step))
 }
 
-/// The graph: steps as boxes coloured by status with their duration, outputs as small
-/// dots between them; the selected step is outlined.
+/// The view of the graph the page keeps across live updates: the graph's size and
+/// selected step it belongs to, and where it was moved.
+pub type KeptView = StoredValue<Option<((u64, u64, Option<String>), View)>>;
+
+/// The find form, the groups, the graph in its frame and (hydrated) the zoom buttons.
 #[component]
-pub fn RunGraph(dag: RunDag, run_href: String, selected: Option<String>) -> impl IntoView {
-    let RunDag { nodes, layout } = dag;
-    let (width, height) = (layout.width, layout.height);
-    let edges = layout
-        .routes
-        .iter()
-        .map(|route| view! { <path class="dag-edge" d=route.svg_path() /> })
-        .collect_view();
-    let shapes = nodes
-        .into_iter()
-        .zip(layout.nodes)
-        .map(|(node, at)| match node {
-            DagNode::Step { name, status, elapsed_ms } => {
-                let chosen = selected.as_deref() == Some(name.as_str());
-                let class = format!(
-                    "dag-step {}{}",
-                    status_tone(status),
-                    if chosen { " selected" } else { "" }
-                );
-                let detail = match elapsed_ms {
-                    Some(ms) => format!("{} · {}", status_label(status), format::duration_ms(ms)),
-                    None => status_label(status).to_string(),
-                };
-                let title = format!("{name}: {detail}");
-                let label = title.clone();
-                let href = step_href(&run_href, &name);
-                // Each view starts with an SVG element, so that `a` and `title` are made
-                // as SVG elements when the browser renders them again (live updates).
-                view! {
-                    <g class="dag-node">
-                        <a href=href class="dag-link" data-step=name.clone() aria-label=label>
-                            <g class=class transform=format!("translate({:.1} {:.1})", at.x, at.y)>
-                                <title>{title}</title>
-                                <rect width=at.width height=at.height rx="7" />
-                                <text class="dag-name" x="10" y="19">{fit(&name, 21)}</text>
-                                <text class="dag-detail" x="10" y="36">{detail}</text>
-                            </g>
-                        </a>
-                    </g>
+pub fn RunGraph(
+    graph: DrawnGraph,
+    run_href: String,
+    found: Option<Found>,
+    selected: Option<String>,
+    kept: KeptView,
+) -> impl IntoView {
+    let DrawnGraph {
+        svg,
+        width,
+        height,
+        steps,
+        groups,
+        collapse,
+    } = graph;
+    let frame = NodeRef::<leptos::html::Div>::new();
+    let canvas = NodeRef::<leptos::html::Div>::new();
+    let key = (width.to_bits(), height.to_bits(), selected.clone());
+    let hydrated = RwSignal::new(false);
+    let controls: StoredValue<Option<crate::panzoom::Handle>> = StoredValue::new(None);
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let key = key.clone();
+        Effect::new(move |_| {
+            let (Some(frame), Some(canvas)) = (frame.get(), canvas.get()) else {
+                return;
+            };
+            let frame: web_sys::HtmlElement = frame.unchecked_into();
+            let canvas: web_sys::HtmlElement = canvas.unchecked_into();
+            let previous = kept
+                .get_value()
+                .filter(|(k, _)| *k == key)
+                .map(|(_, view)| view);
+            let key = key.clone();
+            let pz = crate::panzoom::attach(frame, canvas, width, height, previous, move |view| {
+                kept.set_value(Some((key.clone(), view)));
+            });
+            controls.set_value(Some(send_wrapper::SendWrapper::new(pz)));
+            hydrated.set(true);
+        });
+        on_cleanup(move || {
+            controls.try_with_value(|handle| {
+                if let Some(handle) = handle {
+                    handle.detach();
                 }
-                .into_any()
+            });
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (&key, kept, &frame, &canvas);
+    let act = move |action: crate::panzoom::Action| {
+        controls.with_value(|handle| {
+            if let Some(handle) = handle {
+                crate::panzoom::act(handle, action);
             }
-            DagNode::Artifact { step, output, version } => {
-                let (cx, cy) = (at.x + at.width / 2.0, at.center_y());
-                let title = match &version {
-                    Some(v) => format!("{step}.{output}: {} version {}", v.artifact, v.version),
-                    None => format!("{step}.{output}: not written yet"),
-                };
-                let dot = view! {
-                    <g class=if version.is_some() { "dag-artifact stored" } else { "dag-artifact" }>
-                        <title>{title}</title>
-                        <circle cx=format!("{cx:.1}") cy=format!("{cy:.1}") r=at.width / 2.0 />
-                        <text class="dag-output" x=format!("{cx:.1}") y=format!("{:.1}", cy - 10.0)>{fit(&output, 12)}</text>
-                    </g>
-                };
-                match version {
-                    Some(v) => view! {
-                        <g class="dag-node">
-                            <a href=format!("/artifact-versions/{}", v.artifact_version_id)>{dot}</a>
-                        </g>
-                    }
-                    .into_any(),
-                    None => dot.into_any(),
-                }
+        });
+    };
+    let hidden = collapse_fields(&collapse.query());
+    let find_text = found.as_ref().map(|f| f.text.clone()).unwrap_or_default();
+    let found_list = found.map(|found| found_list(found, &run_href, &collapse.query()));
+    let group_bar = group_bar(&groups, &collapse, &run_href);
+    let size = format!("{steps} steps · {:.0} × {:.0} px", width, height);
+    view! {
+        <div class="dag-tools">
+            <form method="get" action=run_href.clone() class="inline-form dag-find" role="search" aria-label="Find a step">
+                {hidden}
+                <label for="dag-find">"Find a step"</label>
+                <input id="dag-find" type="search" name="find" value=find_text placeholder="name or part of it" />
+                <button type="submit" class="button secondary">"Find"</button>
+            </form>
+            <span class="muted small">{size}</span>
+            {move || hydrated.get().then(|| view! {
+                <span class="dag-zoom" role="group" aria-label="Zoom">
+                    <button type="button" class="button secondary" on:click=move |_| act(crate::panzoom::Action::Fit)
+                        title="Show the whole graph (0)">"Fit"</button>
+                    <button type="button" class="button secondary" on:click=move |_| act(crate::panzoom::Action::ZoomOut)
+                        aria-label="Zoom out" title="Zoom out (-)">"−"</button>
+                    <button type="button" class="button secondary" on:click=move |_| act(crate::panzoom::Action::ZoomIn)
+                        aria-label="Zoom in" title="Zoom in (+)">"+"</button>
+                    <button type="button" class="button secondary" on:click=move |_| act(crate::panzoom::Action::ActualSize)
+                        title="Actual size">"100%"</button>
+                </span>
+            })}
+        </div>
+        {found_list}
+        {group_bar}
+        <div class="dag-scroll dag-frame" node_ref=frame tabindex="0" role="region"
+            aria-label="Pipeline graph" data-hydrated-graph=move || if hydrated.get() { "true" } else { "false" }>
+            <div class="dag-canvas" node_ref=canvas inner_html=svg></div>
+        </div>
+    }
+}
+
+/// Hidden fields that keep the collapsed groups through the find form.
+fn collapse_fields(query: &str) -> impl IntoView + use<> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| {
+            let value = v
+                .split(',')
+                .map(percent_decode)
+                .collect::<Vec<_>>()
+                .join(",");
+            view! { <input type="hidden" name=k.to_string() value=value /> }
+        })
+        .collect_view()
+}
+
+/// Undoes [`format::encode_query`].
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn found_list(found: Found, run_href: &str, collapse: &str) -> impl IntoView + use<> {
+    let base = if collapse.is_empty() {
+        format!("{run_href}?")
+    } else {
+        format!("{run_href}?{collapse}&")
+    };
+    if found.count == 0 {
+        return view! {
+            <p class="notice" role="status">{format!("No step's name contains “{}”.", found.text)}</p>
+        }
+        .into_any();
+    }
+    let more = found.count.saturating_sub(found.names.len());
+    view! {
+        <div class="notice dag-found" role="status">
+            <span>{if found.count == 1 { format!("1 step's name contains “{}”: ", found.text) } else { format!("{} steps' names contain “{}”: ", format::count(found.count), found.text) }}</span>
+            <ul class="chips" aria-label="Steps found">
+                {found.names.into_iter().map(|name| view! {
+                    <li class="chip"><a href=format!("{base}find={}&step={}", super::runs::encode(&found.text), super::runs::encode(&name))>{name.clone()}</a></li>
+                }).collect_view()}
+            </ul>
+            {(more > 0).then(|| view! { <span class="muted">{format!("and {} more (highlighted in the graph).", format::count(more))}</span> })}
+        </div>
+    }
+    .into_any()
+}
+
+/// The groups of steps that share a name prefix, each a link that collapses or opens
+/// it, and links that collapse or open them all.
+fn group_bar(
+    groups: &[crate::runs::GroupInfo],
+    collapse: &crate::runs::Collapse,
+    run_href: &str,
+) -> Option<impl IntoView + use<>> {
+    use crate::runs::Collapse;
+    if groups.is_empty() {
+        return None;
+    }
+    let all_collapsed = groups.iter().all(|g| g.collapsed);
+    let href = |query: String| {
+        if query.is_empty() {
+            run_href.to_string()
+        } else {
+            format!("{run_href}?{query}")
+        }
+    };
+    let shown = groups
+        .iter()
+        .take(GROUPS_SHOWN)
+        .map(|g| {
+            let label = format!("{}* ({})", g.prefix, g.steps);
+            let title = if g.collapsed {
+                format!("Show the {} steps of {}*", g.steps, g.prefix)
+            } else {
+                format!("Draw the {} steps of {}* as one", g.steps, g.prefix)
+            };
+            view! {
+                <li class=if g.collapsed { "chip group-chip collapsed" } else { "chip group-chip" }>
+                    <span class=format!("dot {}", status_tone(g.status)) aria-hidden="true"></span>
+                    <a href=href(collapse.toggled(&g.prefix)) title=title.clone() aria-label=title
+                        aria-pressed=if g.collapsed { "true" } else { "false" }>{label}</a>
+                </li>
             }
         })
         .collect_view();
-    view! {
-        <div class="dag-scroll" tabindex="0" role="region" aria-label="Pipeline graph">
-            <svg class="dag" role="img" aria-label="The run's steps and the artifacts between them"
-                width=format!("{width:.0}") height=format!("{height:.0}")
-                viewBox=format!("0 0 {width:.0} {height:.0}")>
-                <g class="dag-edges">{edges}</g>
-                {shapes}
-            </svg>
+    let more = groups.len().saturating_sub(GROUPS_SHOWN);
+    Some(view! {
+        <div class="dag-groups">
+            <span class="muted small">"Groups of steps by name prefix:"</span>
+            {if all_collapsed {
+                view! { <a href=href(Collapse::None.query())>"Show every step"</a> }.into_any()
+            } else {
+                view! { <a href=href(Collapse::All { except: Vec::new() }.query())>{format!("Collapse all {} groups", groups.len())}</a> }.into_any()
+            }}
+            <ul class="chips" aria-label="Step groups">{shown}</ul>
+            {(more > 0).then(|| view! { <span class="muted small">{format!("and {more} more groups")}</span> })}
         </div>
-    }
+    })
 }
 
 /// Steps as bars on a time axis from the run's start to its end (or now).
@@ -198,15 +311,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn long_names_are_cut_with_an_ellipsis() {
-        assert_eq!(fit("train", 21), "train");
-        assert_eq!(fit("a-very-long-step-name-indeed", 10), "a-very-lo…");
-    }
-
-    #[test]
-    fn every_status_has_a_tone() {
-        for status in ExecutionStatus::ALL {
-            assert!(status_tone(status).starts_with("tone-"));
-        }
+    fn collapse_fields_keep_the_query_through_the_find_form() {
+        assert_eq!(percent_decode("a%20b_c"), "a b_c");
+        assert_eq!(percent_decode("100%"), "100%");
     }
 }

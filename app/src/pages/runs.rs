@@ -9,7 +9,7 @@ use weir_api::runs::{
     RunSort, RunTrigger, StepRun,
 };
 
-use super::run_graph::{RunGraph, RunTimeline, step_href};
+use super::run_graph::{KeptView, RunGraph, RunTimeline, step_href};
 use super::shared::LoadError;
 use super::step_panel::{LogFilter, StepPanel};
 use super::teams::Notice;
@@ -18,8 +18,9 @@ use crate::AppError;
 use crate::auth::{Flash, take_flash};
 use crate::format;
 use crate::runs::{
-    MAX_STEPS_SHOWN, RunDetail as Detail, elapsed_ms, get_artifact_list, get_pipeline_names,
-    get_run_detail, get_run_list, get_step_detail, status_class, status_label, step_progress,
+    FailureSummary, MAX_STEPS_SHOWN, RunDetail as Detail, RunPageQuery, SKIPPED_NAMED, elapsed_ms,
+    get_artifact_list, get_found_step_detail, get_pipeline_names, get_run_detail, get_run_list,
+    get_step_detail, status_class, status_label, step_progress,
 };
 
 /// A status as a coloured badge.
@@ -45,18 +46,9 @@ fn query_value(value: Option<String>) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Percent-encodes a query-string value (names are plain already; hand-typed
-/// addresses need not be).
+/// Percent-encodes a query-string value.
 pub(super) fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+    format::encode_query(value)
 }
 
 pub(super) fn duration_text(run_or_step: Option<i64>, finished: bool) -> String {
@@ -106,6 +98,10 @@ fn RunRow(run: Run, now: chrono::DateTime<chrono::Utc>) -> impl IntoView {
     let steps = steps_cell(&run);
     view! {
         <tr>
+            <td class="pick">
+                <input type="checkbox" name="run" value=run.id.to_string() form="compare-runs"
+                    aria-label=format!("Compare run {}", run.name) />
+            </td>
             <td><StatusBadge status=run.status /></td>
             <td class="run-name">
                 <a href=format!("/runs/{}", run.id)><strong>{run.name.clone()}</strong></a>
@@ -301,9 +297,14 @@ pub fn Runs() -> impl IntoView {
                     Ok(list) => {
                         let now = list.now;
                         view! {
+                            <form id="compare-runs" method="get" action="/runs/compare" class="inline-form compare-form">
+                                <button type="submit" class="button secondary">"Compare selected"</button>
+                                <span class="muted small">"Tick two runs or more of one pipeline to see them side by side."</span>
+                            </form>
                             <div class="table-scroll">
                                 <table class="table runs-table" aria-label="Runs">
                                     <thead><tr>
+                                        <th><span class="visually-hidden">"Compare"</span></th>
                                         <th>"Status"</th><th>"Run"</th><th>"Pipeline"</th><th>"Stack"</th>
                                         <th>"Trigger"</th><th>"Author"</th><th>"Started"</th><th>"Duration"</th><th>"Steps"</th>
                                     </tr></thead>
@@ -495,34 +496,21 @@ fn MetadataTable(entries: Vec<MetadataEntry>, more: bool) -> impl IntoView {
 
 /// What went wrong in a failed or stopped run: the first step that failed (with its
 /// reason), then the others that failed, then those that never ran because of it.
-fn failure_summary(steps: &[StepRun], run_href: &str) -> Option<impl IntoView + use<>> {
-    let mut failed: Vec<&StepRun> = steps
-        .iter()
-        .filter(|s| s.status == ExecutionStatus::Failed)
-        .collect();
-    failed.sort_by_key(|s| (s.finished_at, s.started_at));
-    let skipped: Vec<&StepRun> = steps
-        .iter()
-        .filter(|s| s.status == ExecutionStatus::Skipped)
-        .collect();
-    let stopped = steps
-        .iter()
-        .filter(|s| s.status == ExecutionStatus::Stopped)
-        .count();
-    let (first, others) = failed.split_first()?;
-    let link = |s: &StepRun| {
-        view! { <a href=step_href(run_href, &s.name)>{s.name.clone()}</a> }
+fn failure_summary(summary: FailureSummary, run_href: &str) -> Option<impl IntoView + use<>> {
+    let (first, reason) = summary.first?;
+    let link = |name: String| {
+        view! { <a href=step_href(run_href, &name)>{name.clone()}</a> }
     };
-    let reason = first
-        .status_reason
-        .clone()
-        .unwrap_or_else(|| "no reason recorded".into());
-    const NAMED: usize = 12;
-    let skipped_names = skipped
+    let others = summary.other_failed;
+    let skipped_count = summary.skipped_count;
+    let skipped_names = summary
+        .skipped
         .iter()
-        .take(NAMED)
-        .map(|s| view! { <li>{link(s)}</li> })
+        .cloned()
+        .map(|name| view! { <li>{link(name)}</li> })
         .collect_view();
+    let named = summary.skipped.len();
+    let stopped = summary.stopped_count;
     Some(view! {
         <section class="card failure" aria-labelledby="failure-title">
             <h2 id="failure-title">"What failed"</h2>
@@ -531,16 +519,17 @@ fn failure_summary(steps: &[StepRun], run_href: &str) -> Option<impl IntoView + 
             </p>
             {(!others.is_empty()).then(|| view! {
                 <p>
-                    {format!("Also failed ({}): ", others.len())}
-                    {others.iter().map(|s| view! { {link(s)}" " }).collect_view()}
+                    {format!("Also failed ({}): ", format::count(others.len()))}
+                    {others.iter().take(SKIPPED_NAMED).cloned().map(|s| view! { {link(s)}" " }).collect_view()}
+                    {(others.len() > SKIPPED_NAMED).then(|| format!("and {} more.", format::count(others.len() - SKIPPED_NAMED)))}
                 </p>
             })}
-            {(!skipped.is_empty()).then(|| view! {
-                <p class="muted">{format!("Skipped because of it ({}):", skipped.len())}</p>
+            {(skipped_count > 0).then(|| view! {
+                <p class="muted">{format!("Skipped because of it ({}):", format::count(skipped_count))}</p>
                 <ul class="chips" aria-label="Skipped steps">{skipped_names}</ul>
-                {(skipped.len() > NAMED).then(|| view! { <p class="hint">{format!("and {} more.", skipped.len() - NAMED)}</p> })}
+                {(skipped_count > named).then(|| view! { <p class="hint">{format!("and {} more.", format::count(skipped_count - named))}</p> })}
             })}
-            {(stopped > 0).then(|| view! { <p class="muted">{format!("{stopped} step(s) were stopped.")}</p> })}
+            {(stopped > 0).then(|| view! { <p class="muted">{format!("{} step(s) were stopped.", format::count(stopped))}</p> })}
         </section>
     })
 }
@@ -616,22 +605,27 @@ fn stop_form(run: &Run) -> impl IntoView + use<> {
 fn RunPage(
     detail: Detail,
     view_name: Option<String>,
-    step: Option<String>,
     panel: Option<AnyView>,
     flash: Flash,
+    kept: KeptView,
 ) -> impl IntoView {
     let Detail {
         run,
         steps,
-        more_steps,
+        step_total,
         log_tail,
         log_lines,
         log_too_long,
         metadata,
         more_metadata,
-        dag,
+        graph,
+        selected,
+        found,
+        failure,
         now,
     } = detail;
+    let step = selected;
+    let more_steps = step_total > steps.len() && !steps.is_empty();
     let run_href = format!("/runs/{}", run.id);
     let current = RunView::parse(view_name.as_deref());
     let duration = duration_text(
@@ -652,14 +646,17 @@ fn RunPage(
         run.status,
         ExecutionStatus::Failed | ExecutionStatus::Stopped
     );
-    let summary = failed.then(|| failure_summary(&steps, &run_href)).flatten();
+    let summary = failure.and_then(|f| failure_summary(f, &run_href));
     let end = run.finished_at.unwrap_or(now);
     let picture = match current {
-        RunView::Graph => view! {
-            <RunGraph dag run_href=run_href.clone() selected=step.clone() />
-            <p class="hint">"Select a step to see its log, inputs, outputs and settings. Dots are the artifacts steps write; a filled dot links to its stored version."</p>
-        }
-        .into_any(),
+        RunView::Graph => match graph {
+            Some(graph) => view! {
+                <RunGraph graph run_href=run_href.clone() found selected=step.clone() kept />
+                <p class="hint">"Select a step to see its log, inputs, outputs and settings. Dots are the artifacts steps write; a filled dot links to its stored version. Drag or scroll to move the graph, Ctrl+scroll to zoom."</p>
+            }
+            .into_any(),
+            None => view! { <p class="muted">"The graph is not available."</p> }.into_any(),
+        },
         RunView::Timeline => view! {
             <RunTimeline steps=steps.clone() run_href=format!("{run_href}?view=timeline") start=run.started_at end />
         }
@@ -753,7 +750,7 @@ fn RunPage(
             </div>
             {picture}
             {more_steps.then(|| view! {
-                <p class="hint">{format!("The first {MAX_STEPS_SHOWN} steps are shown.")}</p>
+                <p class="hint">{format!("The first {} of {} steps are shown; the graph shows every one.", format::count(MAX_STEPS_SHOWN), format::count(step_total))}</p>
             })}
         </section>
         {step.clone().map(|name| view! {
@@ -777,21 +774,44 @@ pub fn RunDetail() -> impl IntoView {
     let query = use_query_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let step = move || query_value(query.read().get("step"));
+    let find = move || query_value(query.read().get("find"));
     let view_name = move || query_value(query.read().get("view"));
+    let page_query = move || RunPageQuery {
+        view: view_name(),
+        step: step(),
+        collapse: query_value(query.read().get("collapse")),
+        expand: query_value(query.read().get("expand")),
+        find: find(),
+    };
     let filter = move || LogFilter {
         search: query_value(query.read().get("q")),
         stream: query_value(query.read().get("stream")),
     };
-    let detail = Resource::new(id, get_run_detail);
+    let detail = Resource::new(
+        move || (id(), page_query()),
+        |(id, page)| get_run_detail(id, page),
+    );
+    // The panel of the step asked for, or of the one a search finds.
     let panel = Resource::new(
-        move || (id(), step(), filter()),
-        |(id, step, filter)| async move {
-            match step {
-                Some(step) => Some(get_step_detail(id, step, filter.search, filter.stream).await),
-                None => None,
+        move || (id(), step(), find(), filter()),
+        |(id, step, find, filter)| async move {
+            match (step, find) {
+                (Some(step), _) => {
+                    Some(get_step_detail(id, step, filter.search, filter.stream).await)
+                }
+                (None, Some(find)) => {
+                    match get_found_step_detail(id, find, filter.search, filter.stream).await {
+                        Ok(Some(detail)) => Some(Ok(detail)),
+                        Ok(None) => None,
+                        Err(error) => Some(Err(error)),
+                    }
+                }
+                (None, None) => None,
             }
         },
     );
+    // Where the graph was moved to, kept while the page reads the run again.
+    let kept: KeptView = StoredValue::new(None);
     let flash = Resource::new(|| (), |_| take_flash());
     // Follow the run's event stream while it goes on (not for a run that has ended or
     // cannot be read); one stream per run, closed when the run ends or the page goes.
@@ -820,12 +840,14 @@ pub fn RunDetail() -> impl IntoView {
                 let panel = panel.await;
                 match detail.await {
                     Ok(detail) => {
-                        let step = step();
                         let view_name = view_name();
                         let run_href = format!("/runs/{}", detail.run.id);
                         let close_href = match RunView::parse(view_name.as_deref()).query() {
                             Some(v) => format!("{run_href}?view={v}"),
-                            None => run_href.clone(),
+                            None => match detail.graph.as_ref().map(|g| g.collapse.query()) {
+                                Some(q) if !q.is_empty() => format!("{run_href}?{q}"),
+                                _ => run_href.clone(),
+                            },
                         };
                         let panel = panel.map(|result| view! {
                             <StepPanel detail=result run=detail.run.id.to_string()
@@ -834,7 +856,7 @@ pub fn RunDetail() -> impl IntoView {
                         }.into_any());
                         view! {
                             <Title text=format!("Run {}", detail.run.name) />
-                            <RunPage detail view_name step panel flash />
+                            <RunPage detail view_name panel flash kept />
                         }.into_any()
                     }
                     Err(error) => view! {

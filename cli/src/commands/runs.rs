@@ -1,4 +1,4 @@
-//! `weir run list|show|logs|stop`, and the hidden `weir run drive` that drives a run
+//! `weir run list|show|logs|compare|stop`, and the hidden `weir run drive` that drives a run
 //! started without `--wait` in the background.
 
 use std::path::PathBuf;
@@ -84,6 +84,19 @@ pub enum RunCommand {
         /// Keep printing new lines until the run ends.
         #[arg(long, short)]
         follow: bool,
+    },
+    /// Compare runs of one pipeline: parameters, metadata and step states side by
+    /// side, oldest run first, with `*` where they differ.
+    #[command(
+        after_help = "Examples:\n  weir run compare nightly-41 nightly-42\n  weir run compare A B C --differences"
+    )]
+    Compare {
+        /// Two to ten runs (names or ids) of one pipeline.
+        #[arg(required = true, num_args = 2..=10)]
+        runs: Vec<String>,
+        /// Only the rows where the runs differ.
+        #[arg(long)]
+        differences: bool,
     },
     /// Ask a run to stop: its driver ends the running steps within seconds.
     Stop {
@@ -209,6 +222,10 @@ pub async fn run(cli: &Cli, cmd: &RunCommand) -> anyhow::Result<ExitCode> {
         RunCommand::Logs { run, step, follow } => {
             logs(cli.output, &client, run, step.clone(), *follow).await?;
         }
+        RunCommand::Compare { runs, differences } => {
+            let compared = client.compare_runs(runs).await?;
+            output::print(cli.output, &compared, |c| compare_table(c, *differences))?;
+        }
         RunCommand::Stop { run } => {
             let stopped = client.stop_run(run).await?;
             output::print(cli.output, &stopped, |r: &Run| {
@@ -225,6 +242,63 @@ pub async fn run(cli: &Cli, cmd: &RunCommand) -> anyhow::Result<ExitCode> {
         RunCommand::Drive { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A comparison as one table: a row per parameter, metadata key and step, a column per
+/// run; `*` marks the rows where the runs differ.
+fn compare_table(c: &weir_api::runs::RunComparison, only_differences: bool) -> String {
+    let value = |v: &Option<serde_json::Value>| match v {
+        None => "—".to_string(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    let mut headers: Vec<String> = vec!["".into(), "KEY".into()];
+    headers.extend(c.runs.iter().map(|r| r.name.clone()));
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mark = |differs: bool| if differs { "*" } else { "" }.to_string();
+    for p in c
+        .parameters
+        .iter()
+        .filter(|p| p.differs || !only_differences)
+    {
+        let mut row = vec![mark(p.differs), format!("param {}", p.key)];
+        row.extend(p.values.iter().map(value));
+        rows.push(row);
+    }
+    for m in c.metadata.iter().filter(|m| m.differs || !only_differences) {
+        let key = match &m.step {
+            Some(step) => format!("{step}.{}", m.key),
+            None => m.key.clone(),
+        };
+        let mut row = vec![mark(m.differs), key];
+        row.extend(m.values.iter().map(value));
+        rows.push(row);
+    }
+    for s in c.steps.iter().filter(|s| s.differs || !only_differences) {
+        let mut row = vec![mark(s.differs), format!("step {}", s.name)];
+        row.extend(
+            s.statuses
+                .iter()
+                .zip(&s.durations_ms)
+                .map(|(status, ms)| match (status, ms) {
+                    (None, _) => "not reached".to_string(),
+                    (Some(status), Some(ms)) => {
+                        format!(
+                            "{status} {}",
+                            format_duration(Duration::from_millis(*ms as u64))
+                        )
+                    }
+                    (Some(status), None) => status.to_string(),
+                }),
+        );
+        rows.push(row);
+    }
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let mut text = output::table(&headers, rows);
+    if c.more_steps || c.more_metadata {
+        text.push_str("\n(the first 2,000 steps and 500 metadata keys are compared)");
+    }
+    text
 }
 
 async fn all_steps(client: &Client, run: &str) -> Result<Vec<StepRun>, ClientError> {

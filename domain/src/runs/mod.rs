@@ -4,7 +4,10 @@
 //! what stopped sending heartbeats.
 
 pub mod artifacts;
+pub mod compare;
 pub mod protocol;
+
+pub use compare::compare_runs;
 pub(crate) mod repo;
 
 use std::collections::BTreeMap;
@@ -685,6 +688,21 @@ pub async fn list_steps(
         next_cursor: page.next_cursor,
         total: page.total,
     })
+}
+
+/// Every step of a run in pipeline order (a spec holds at most
+/// [`weir_api::pipelines::MAX_STEPS`]): for the run page's graph.
+pub async fn all_steps(pool: &PgPool, actor: &Principal, run: &str) -> Result<Vec<StepRun>> {
+    let mut conn = pool.acquire().await?;
+    let row = visible_run(&mut *conn, actor, run).await?;
+    let rows = repo::steps(
+        &mut *conn,
+        row.id,
+        None,
+        weir_api::pipelines::MAX_STEPS as u32,
+    )
+    .await?;
+    steps_from(&mut conn, rows).await
 }
 
 /// One step of a run, by name.

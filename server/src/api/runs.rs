@@ -11,8 +11,8 @@ use weir_api::pagination::{Page, PageQuery};
 use weir_api::runs::{
     AppendLogsRequest, Artifact, ArtifactFilter, ArtifactVersion, ArtifactVersionDetail,
     CreateRunRequest, CreateRunResponse, FinishRunRequest, FinishStepRequest, FinishStepResponse,
-    HeartbeatResponse, LogPage, LogQuery, MetadataEntry, ResolvedStack, Run, RunFilter,
-    StartStepRequest, StartStepResponse, StepRun,
+    HeartbeatResponse, LogPage, LogQuery, MetadataEntry, ResolvedStack, Run, RunComparison,
+    RunFilter, StartStepRequest, StartStepResponse, StepRun,
 };
 use weir_domain::runs::{self, artifacts, protocol};
 
@@ -33,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(MAX_PROTOCOL_BODY));
     OpenApiRouter::new()
         .routes(routes!(list_runs, create_run))
+        .routes(routes!(compare_runs))
         .routes(routes!(get_run))
         .routes(routes!(stop_run))
         .routes(routes!(run_events))
@@ -76,6 +77,26 @@ pub async fn create_run(
 ) -> ApiResult<(StatusCode, AppJson<CreateRunResponse>)> {
     let created = runs::create_run(&state.db, &state.runs, &p, req).await?;
     Ok((StatusCode::CREATED, AppJson(created)))
+}
+
+/// Two runs or more of one pipeline side by side: parameters, metadata (the newest
+/// value of each key, per step) and step states, each marked where the runs differ.
+/// Runs come oldest first. `run` is repeated: `?run=A&run=B`, 2 to 10 runs.
+#[utoipa::path(get, path = "/runs/compare", tag = "runs",
+    params(("run" = Vec<String>, Query, description = "Id or name of a run, once per run (2 to 10)")),
+    responses((status = 200, body = RunComparison), (status = 401, body = E),
+              (status = 422, description = "Fewer than 2 or more than 10 runs, an unknown run, or runs of several pipelines", body = E)))]
+pub async fn compare_runs(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> ApiResult<AppJson<RunComparison>> {
+    let refs: Vec<String> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(k, _)| k == "run")
+        .map(|(_, v)| v.into_owned())
+        .take(100)
+        .collect();
+    Ok(AppJson(runs::compare_runs(&state.db, &p, &refs).await?))
 }
 
 /// One run, by id or name.
