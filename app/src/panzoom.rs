@@ -219,21 +219,32 @@ mod dom {
             y: 0.0,
             scale: 1.0,
         });
-        let first = kept.unwrap_or_else(|| {
-            let frame_size = pz.frame_size();
-            match pz.selected_centre() {
-                Some((gx, gy)) => centre_on(gx, gy, 1.0, frame_size),
-                None if width > frame_size.0 || height > frame_size.1 => {
-                    fit(width, height, frame_size)
-                }
-                None => View {
-                    x: 0.0,
-                    y: 0.0,
-                    scale: 1.0,
-                },
+        // The first view needs the frame's size: after the browser has laid the page
+        // out (a page rendered in the browser is not laid out yet at this point).
+        let place = {
+            let pz = pz.clone();
+            move || {
+                let frame_size = pz.frame_size();
+                let first = kept.unwrap_or_else(|| match pz.selected_centre() {
+                    Some((gx, gy)) => centre_on(gx, gy, 1.0, frame_size),
+                    None if width > frame_size.0 || height > frame_size.1 => {
+                        fit(width, height, frame_size)
+                    }
+                    None => View {
+                        x: 0.0,
+                        y: 0.0,
+                        scale: 1.0,
+                    },
+                });
+                pz.set(first);
             }
-        });
-        pz.set(first);
+        };
+        if frame.client_width() > 0 {
+            place();
+        } else if let Some(window) = web_sys::window() {
+            let callback = Closure::once_into_js(place);
+            let _ = window.request_animation_frame(callback.unchecked_ref());
+        }
 
         // Wheel: pan; with Ctrl (and a trackpad's pinch): zoom around the pointer.
         {

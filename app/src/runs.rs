@@ -619,7 +619,10 @@ pub fn selected_step(
 /// One run (by id or name) with what its page shows: the graph (or the steps for the
 /// timeline and table), the tail of its log and its metadata.
 #[server(prefix = "/fn", endpoint = "run_detail")]
-pub async fn get_run_detail(run: String, page: RunPageQuery) -> Result<RunDetail, AppError> {
+pub async fn get_run_detail(
+    run: String,
+    #[server(default)] page: RunPageQuery,
+) -> Result<RunDetail, AppError> {
     use std::collections::VecDeque;
     use weir_api::PageQuery;
     use weir_api::pagination::MAX_LIMIT;
