@@ -122,6 +122,38 @@ pub struct DrawnGraph {
     pub steps: usize,
     pub groups: Vec<GroupInfo>,
     pub collapse: Collapse,
+    /// Where the SVG waits when the page is rendered on the server (see [`SsrGraphs`]);
+    /// `svg` is then empty.
+    pub ssr_slot: Option<usize>,
+}
+
+/// The SVG of each graph on the page the server is rendering. The page's data (sent
+/// along for hydration) then leaves the SVG out instead of carrying it a second time —
+/// megabytes for a graph of thousands of steps; the hydrated page keeps the drawing the
+/// server sent, and reads the SVG with the data whenever it reads the run again.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Default)]
+pub struct SsrGraphs(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+#[cfg(feature = "ssr")]
+impl SsrGraphs {
+    /// Keeps `svg` when the current request renders a page (not a server function's
+    /// answer): its slot.
+    pub fn keep(svg: &mut String) -> Option<usize> {
+        let rendering_a_page = use_context::<http::request::Parts>()
+            .is_some_and(|parts| !parts.uri.path().starts_with("/fn/"));
+        let graphs = use_context::<SsrGraphs>().filter(|_| rendering_a_page)?;
+        let mut kept = graphs.0.lock().ok()?;
+        kept.push(std::mem::take(svg));
+        Some(kept.len() - 1)
+    }
+
+    /// The SVG kept in `slot` for the page being rendered.
+    pub fn take(slot: usize) -> Option<String> {
+        let graphs = use_context::<SsrGraphs>()?;
+        let kept = graphs.0.lock().ok()?;
+        kept.get(slot).cloned()
+    }
 }
 
 /// The steps whose names contain the searched text (ignoring case), in pipeline order.
@@ -727,13 +759,16 @@ pub async fn get_run_detail(
                 .unwrap_or_default(),
             collapse: collapse.clone(),
         };
+        let mut svg = crate::graph_svg::render(&dag, &options);
+        let ssr_slot = SsrGraphs::keep(&mut svg);
         DrawnGraph {
-            svg: crate::graph_svg::render(&dag, &options),
+            svg,
             width: dag.layout.width,
             height: dag.layout.height,
             steps: step_names.len(),
             groups: dag.groups,
             collapse,
+            ssr_slot,
         }
     });
     let failure = matches!(

@@ -4,7 +4,8 @@
 //! - `--pipelines` pipelines (`PREFIX-pipeline-NN`), each a chain of
 //!   `--steps-per-run` command steps (`step_01` → `step_02` → …), one snapshot each;
 //! - `--runs` runs spread over the last year (`PREFIX-run-NNNNNN`), most completed,
-//!   one in 20 failed at its seventh step (the rest skipped), one in 50 stopped; tags,
+//!   one in 23 failed at its seventh step (the rest skipped), one in 53 stopped (23 and
+//!   53 share no factor with the number of pipelines, so every pipeline has some); tags,
 //!   parameters, an `accuracy` metric per run; a step run for every step;
 //! - with `--big-run CxL`, one run of a pipeline of C chains of L steps each
 //!   (`cNN_sNNN`, each reading the output of the step before it), with an artifact
@@ -274,10 +275,10 @@ async fn seed_runs(
                       ($2::uuid[])[1 + i % cardinality($2::uuid[])],
                       ($3::uuid[])[1 + i % cardinality($3::uuid[])],
                       $4, $5,
-                      case when i % 20 = 0 then 'failed' when i % 50 = 1 then 'stopped'
+                      case when i % 23 = 0 then 'failed' when i % 53 = 1 then 'stopped'
                            else 'completed' end,
-                      case when i % 20 = 0 then 'step step_07 failed: exit code 1'
-                           when i % 50 = 1 then 'stopped by seed' end,
+                      case when i % 23 = 0 then 'step step_07 failed: exit code 1'
+                           when i % 53 = 1 then 'stopped by seed' end,
                       (array['cli', 'sdk', 'dashboard', 'schedule'])[1 + i % 4],
                       $6,
                       case when i % 10 = 0 then array['nightly', 'gpu']

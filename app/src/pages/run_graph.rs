@@ -38,7 +38,17 @@ pub fn RunGraph(
         steps,
         groups,
         collapse,
+        ssr_slot,
     } = graph;
+    // On the server the SVG may wait in the page's store; in the browser an empty one
+    // keeps the drawing the server sent (hydration leaves inner HTML alone).
+    #[cfg(feature = "ssr")]
+    let svg = match ssr_slot {
+        Some(slot) if svg.is_empty() => crate::runs::SsrGraphs::take(slot).unwrap_or_default(),
+        _ => svg,
+    };
+    #[cfg(not(feature = "ssr"))]
+    let _ = ssr_slot;
     let frame = NodeRef::<leptos::html::Div>::new();
     let canvas = NodeRef::<leptos::html::Div>::new();
     let key = (width.to_bits(), height.to_bits(), selected.clone());

@@ -46,6 +46,7 @@ pub fn app(state: AppState) -> Router {
             provide_context(state.db.clone());
             provide_context(state.runtime.clone());
             provide_context(state.keyring.clone());
+            provide_context(weir_app::runs::SsrGraphs::default());
         }
     };
     let shell = {
