@@ -13,8 +13,15 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
 /// Opens a pool. The first connection is made eagerly so a wrong URL fails at start,
 /// with the cause, rather than at the first request.
+///
+/// Statements are prepared once per connection (sqlx's cache) and run with PostgreSQL's
+/// generic plan: planning the runs list's joins anew for each request (a "custom" plan,
+/// which PostgreSQL otherwise keeps choosing for it) costs about 1.4 ms against 0.2 ms
+/// to run it, and the generic plans of our queries are the same index scans
+/// (`bench/README.md`, issue 8).
 #[tracing::instrument(skip_all, fields(max_connections))]
 pub async fn connect(options: PgConnectOptions, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options = options.options([("plan_cache_mode", "force_generic_plan")]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
