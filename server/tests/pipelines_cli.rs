@@ -349,6 +349,26 @@ async fn the_yaml_example_runs_end_to_end_and_reuses_what_did_not_change(pool: P
     );
     let listed = cli.ok(&["run", "list", "--pipeline", "iris-yaml"]).await;
     assert!(listed.matches("completed").count() >= 3, "{listed}");
+
+    // The first and third runs side by side: train ran in both, the rest was reused in
+    // the third; `--differences` keeps only those rows.
+    let third_id = third["id"].as_str().expect("id");
+    let compared = cli.ok(&["run", "compare", &id, third_id]).await;
+    assert!(compared.contains("param test_fraction"), "{compared}");
+    assert!(compared.contains("step load"), "{compared}");
+    assert!(compared.contains("cached"), "{compared}");
+    let differences = cli
+        .ok(&["run", "compare", &id, third_id, "--differences"])
+        .await;
+    assert!(
+        !differences.contains("param test_fraction"),
+        "{differences}"
+    );
+    assert!(differences.contains("step load"), "{differences}");
+    assert!(!differences.contains("step train"), "{differences}");
+    let (code, _, err) = cli.run(&["run", "compare", &id]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("2"), "{err}");
 }
 
 #[sqlx::test(migrations = "../migrations")]

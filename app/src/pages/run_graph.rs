@@ -96,7 +96,11 @@ pub fn RunGraph(
     let find_text = found.as_ref().map(|f| f.text.clone()).unwrap_or_default();
     let found_list = found.map(|found| found_list(found, &run_href, &collapse.query()));
     let group_bar = group_bar(&groups, &collapse, &run_href);
-    let size = format!("{steps} steps · {:.0} × {:.0} px", width, height);
+    let size = if steps == 1 {
+        "1 step".to_string()
+    } else {
+        format!("{} steps", format::count(steps))
+    };
     view! {
         <div class="dag-tools">
             <form method="get" action=run_href.clone() class="inline-form dag-find" role="search" aria-label="Find a step">
@@ -236,7 +240,7 @@ fn group_bar(
             {if all_collapsed {
                 view! { <a href=href(Collapse::None.query())>"Show every step"</a> }.into_any()
             } else {
-                view! { <a href=href(Collapse::All { except: Vec::new() }.query())>{format!("Collapse all {} groups", groups.len())}</a> }.into_any()
+                view! { <a href=href(Collapse::All { except: Vec::new() }.query())>{if groups.len() == 1 { "Collapse the group".to_string() } else { format!("Collapse all {} groups", groups.len()) }}</a> }.into_any()
             }}
             <ul class="chips" aria-label="Step groups">{shown}</ul>
             {(more > 0).then(|| view! { <span class="muted small">{format!("and {more} more groups")}</span> })}
