@@ -53,12 +53,25 @@ pub fn app(state: AppState) -> Router {
         let options = state.leptos.clone();
         move || weir_app::shell(options.clone())
     };
+    // Pages and the dashboard's server functions travel gzipped to browsers that accept
+    // it: a page with a graph of thousands of steps is megabytes of repetitive SVG (1.7 MB
+    // become 145 KB). The front end's wasm is not compressed on every request (it would
+    // cost more than it saves on loopback and in tests); the REST API (downloads, event
+    // streams) is left as it is.
+    use tower_http::compression::Predicate as _;
+    let compress = tower_http::compression::predicate::DefaultPredicate::new()
+        .and(tower_http::compression::predicate::NotForContentType::const_new("application/wasm"));
     let pages = Router::<AppState>::new()
         .leptos_routes_with_context(&state, page_routes(), page_context.clone(), shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
-        >(page_context, weir_app::shell));
+        >(page_context, weir_app::shell))
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .gzip(true)
+                .compress_when(compress),
+        );
 
     let sessions = SessionManagerLayer::new(state.sessions.clone())
         .with_name(auth::SESSION_COOKIE)
