@@ -268,21 +268,30 @@ impl Collapse {
         }
     }
 
+    /// The address's fields that keep this state (`collapse`, `expand`), none when
+    /// nothing is collapsed.
+    pub fn fields(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Collapse::None => Vec::new(),
+            Collapse::All { except } if except.is_empty() => vec![("collapse", "all".into())],
+            Collapse::All { except } => {
+                vec![("collapse", "all".into()), ("expand", except.join(","))]
+            }
+            Collapse::Only(only) => vec![("collapse", only.join(","))],
+        }
+    }
+
     /// The address query that keeps this state (`collapse=…&expand=…`), empty when
     /// nothing is collapsed.
     pub fn query(&self) -> String {
-        let join = |list: &[String]| {
-            list.iter()
-                .map(|p| crate::format::encode_query(p))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        match self {
-            Collapse::None => String::new(),
-            Collapse::All { except } if except.is_empty() => "collapse=all".into(),
-            Collapse::All { except } => format!("collapse=all&expand={}", join(except)),
-            Collapse::Only(only) => format!("collapse={}", join(only)),
-        }
+        self.fields()
+            .into_iter()
+            .map(|(k, v)| {
+                let v: Vec<String> = v.split(',').map(crate::format::encode_query).collect();
+                format!("{k}={}", v.join(","))
+            })
+            .collect::<Vec<_>>()
+            .join("&")
     }
 
     /// The query of the state with `prefix` opened if it was collapsed, collapsed if

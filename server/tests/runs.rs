@@ -1471,8 +1471,17 @@ async fn runs_of_a_pipeline_are_compared_side_by_side(pool: PgPool) {
     assert_eq!(steps[0]["differs"], true);
     assert_eq!(steps[1]["statuses"][1], "queued", "not reached yet");
 
-    // Bad choices are refused naming `run`.
+    // Bad choices are refused naming `run`; a run named by its id and by its name is
+    // one run.
+    let first_name = compared["runs"][0]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
     for (query, says) in [
+        (
+            format!("run={first}&run={first_name}"),
+            "two different runs",
+        ),
         (format!("run={first}"), "between 2 and 10"),
         (format!("run={first}&run={first}"), "between 2 and 10"),
         (

@@ -130,6 +130,7 @@ fn Comparison(
     runs_query: String,
 ) -> impl IntoView {
     let metrics = chartable_metrics(&comparison);
+    let run_ids: Vec<String> = comparison.runs.iter().map(|r| r.id.to_string()).collect();
     let metric = metric
         .filter(|m| metrics.contains(m))
         .or_else(|| metrics.first().cloned());
@@ -219,7 +220,7 @@ fn Comparison(
             } else {
                 view! {
                     <form method="get" action="/runs/compare" class="inline-form filter-bar" aria-label="Choose a metric">
-                        {runs_query.split('&').filter_map(|p| p.strip_prefix("run=")).map(|id| view! { <input type="hidden" name="run" value=id.to_string() /> }).collect_view()}
+                        {run_ids.iter().map(|id| view! { <input type="hidden" name="run" value=id.clone() /> }).collect_view()}
                         {only_differences.then(|| view! { <input type="hidden" name="only" value="differences" /> })}
                         <label for="compare-metric">"Metric"</label>
                         <select id="compare-metric" name="metric">

@@ -92,7 +92,11 @@ pub fn RunGraph(
             }
         });
     };
-    let hidden = collapse_fields(&collapse.query());
+    let hidden = collapse
+        .fields()
+        .into_iter()
+        .map(|(k, v)| view! { <input type="hidden" name=k value=v /> })
+        .collect_view();
     let find_text = found.as_ref().map(|f| f.text.clone()).unwrap_or_default();
     let found_list = found.map(|found| found_list(found, &run_href, &collapse.query()));
     let group_bar = group_bar(&groups, &collapse, &run_href);
@@ -130,42 +134,6 @@ pub fn RunGraph(
             <div class="dag-canvas" node_ref=canvas inner_html=svg></div>
         </div>
     }
-}
-
-/// Hidden fields that keep the collapsed groups through the find form.
-fn collapse_fields(query: &str) -> impl IntoView + use<> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| {
-            let value = v
-                .split(',')
-                .map(percent_decode)
-                .collect::<Vec<_>>()
-                .join(",");
-            view! { <input type="hidden" name=k.to_string() value=value /> }
-        })
-        .collect_view()
-}
-
-/// Undoes [`format::encode_query`].
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn found_list(found: Found, run_href: &str, collapse: &str) -> impl IntoView + use<> {
@@ -318,15 +286,4 @@ pub fn RunTimeline(
         </div>
     }
     .into_any()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn collapse_fields_keep_the_query_through_the_find_form() {
-        assert_eq!(percent_decode("a%20b_c"), "a b_c");
-        assert_eq!(percent_decode("100%"), "100%");
-    }
 }

@@ -50,7 +50,8 @@ pub async fn compare_runs(
     if !problems.is_empty() {
         return Err(DomainError::Validation(problems));
     }
-    runs.dedup_by_key(|r| r.id);
+    let mut seen = std::collections::HashSet::new();
+    runs.retain(|r| seen.insert(r.id));
     if runs.len() < 2 {
         return Err(DomainError::Validation(vec![FieldError::new(
             "run",
