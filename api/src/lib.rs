@@ -4,6 +4,7 @@
 pub mod config_schema;
 pub mod error;
 pub mod identity;
+pub mod models;
 pub mod names;
 pub mod pagination;
 pub mod pipelines;

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::config_schema::{self, FieldSpec};
 use crate::error::FieldError;
+use crate::models::{ArtifactKind, PipelineModel};
 use crate::names::{check_display_name, check_identifier, check_name};
 use crate::stacks::Ownership;
 
@@ -35,6 +36,9 @@ pub struct PipelineSpec {
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     #[schema(value_type = Object)]
     pub parameters: Map<String, Value>,
+    /// The model whose versions this pipeline's runs make (or reuse).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<PipelineModel>,
     pub steps: Vec<StepSpec>,
 }
 
@@ -117,6 +121,10 @@ pub struct OutputSpec {
     /// How the value is written and read; `file` (raw bytes) for command steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub materializer: Option<String>,
+    /// What the output is to the pipeline's model: `model`, `data` (the default) or
+    /// `deployment`. Runs of a pipeline with a model link their outputs to its version.
+    #[serde(default, skip_serializing_if = "ArtifactKind::is_data")]
+    pub kind: ArtifactKind,
 }
 
 fn file_type() -> String {
@@ -128,6 +136,7 @@ impl Default for OutputSpec {
         Self {
             data_type: file_type(),
             materializer: None,
+            kind: ArtifactKind::Data,
         }
     }
 }
@@ -221,6 +230,9 @@ impl PipelineSpec {
         }
         if let Err(mut errors) = self.parameter_fields() {
             problems.append(&mut errors);
+        }
+        if let Some(model) = &self.model {
+            problems.extend(model.validate("model"));
         }
         if self.steps.is_empty() {
             problems.push(FieldError::new("steps", "must hold at least one step"));

@@ -431,6 +431,11 @@ pub struct FinishStepRequest {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
+    /// Metadata of the run's model version (`weir model log-metadata`); the run's
+    /// pipeline must declare a model.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schema(value_type = Object)]
+    pub model_metadata: Map<String, Value>,
     /// The last log lines (earlier ones went through `POST /runs/{id}/logs`).
     #[serde(default)]
     pub logs: Vec<NewLogLine>,

@@ -108,6 +108,7 @@ fn spec(name: &str, description: &str, steps: Vec<StepSpec>) -> anyhow::Result<P
         name: name.to_string(),
         description: description.to_string(),
         parameters,
+        model: None,
         steps,
     };
     if let Err(problems) = spec.validate() {

@@ -41,6 +41,12 @@ pub enum AuditAction {
     PipelineDeleted,
     RunStackResolved,
     RunStopRequested,
+    ModelRegistered,
+    ModelDeleted,
+    ModelVersionCreated,
+    ModelStageChanged,
+    ModelAliasSet,
+    ModelAliasRemoved,
 }
 
 impl AuditAction {
@@ -80,6 +86,12 @@ impl AuditAction {
             AuditAction::PipelineDeleted => "pipeline_deleted",
             AuditAction::RunStackResolved => "run_stack_resolved",
             AuditAction::RunStopRequested => "run_stop_requested",
+            AuditAction::ModelRegistered => "model_registered",
+            AuditAction::ModelDeleted => "model_deleted",
+            AuditAction::ModelVersionCreated => "model_version_created",
+            AuditAction::ModelStageChanged => "model_stage_changed",
+            AuditAction::ModelAliasSet => "model_alias_set",
+            AuditAction::ModelAliasRemoved => "model_alias_removed",
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod db;
 pub mod identity;
+pub mod models;
 pub mod pipelines;
 pub mod runs;
 pub mod secrets;

@@ -600,6 +600,7 @@ fn spec_of(stack: &ResolvedStack) -> PipelineSpec {
         name: String::new(),
         description: String::new(),
         parameters: Default::default(),
+        model: None,
         steps: stack.steps.clone(),
     }
 }
@@ -887,6 +888,7 @@ impl<'a> DriveState<'a> {
             cached_from: None,
             missing_artifacts: vec![],
             metadata: Default::default(),
+            model_metadata: Default::default(),
             logs,
         };
         if let Err(e) = with_retries(|| self.client.finish_step(self.run_id, step, &request)).await

@@ -12,6 +12,7 @@ use std::marker::PhantomData;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+use weir_api::models::{ArtifactKind, PipelineModel};
 use weir_api::pipelines::{InputSpec, OutputSpec, PipelineSpec, StepSettings, StepSpec};
 
 use crate::params::ParamType;
@@ -23,6 +24,11 @@ pub trait Pipeline {
     /// One line describing it (the doc comment's first paragraph).
     fn description(&self) -> &'static str {
         ""
+    }
+    /// The model whose versions its runs make: `(model, version)`, where the version
+    /// is `new` (a new version per run) or the name of a version to reuse.
+    fn model(&self) -> Option<(&'static str, &'static str)> {
+        None
     }
     /// The parameters, with their JSON Schemas (the Run form's fields).
     fn parameters(&self) -> Vec<ParamDef>;
@@ -183,6 +189,8 @@ pub struct StepDef {
     pub timeout_secs: Option<u64>,
     pub inputs: &'static [InputDef],
     pub outputs: &'static [OutputDef],
+    /// What the outputs are to the pipeline's model (`#[step(output_kind = "model")]`).
+    pub output_kind: ArtifactKind,
     /// Reads the inputs, runs the body, writes the outputs.
     pub run: fn(&mut crate::step::StepIo) -> Result<(), crate::step::StepFailure>,
 }
@@ -429,6 +437,7 @@ impl PipelineGraph {
                         OutputSpec {
                             data_type: o.type_name.to_string(),
                             materializer: None,
+                            kind: node.def.output_kind,
                         },
                     )
                 })
@@ -455,6 +464,10 @@ impl PipelineGraph {
                 name: pipeline.name().to_string(),
                 description: pipeline.description().to_string(),
                 parameters,
+                model: pipeline.model().map(|(name, version)| PipelineModel {
+                    name: name.to_string(),
+                    version: version.to_string(),
+                }),
                 steps,
             },
             steps: defs,

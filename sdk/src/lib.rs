@@ -63,6 +63,7 @@ pub use reqwest::Method;
 pub use runtime::exec_command_step;
 pub use step::{
     MetadataError, StepContext, StepFailure, context, log_artifact_metadata, log_metadata,
+    log_model_metadata,
 };
 pub use weir_macros::{pipeline, step};
 
@@ -75,4 +76,5 @@ pub mod __private {
     };
     pub use crate::materialize::{Codec, Probe, ViaMaterializer, ViaSerde};
     pub use crate::step::{StepFailure, StepIo, ok};
+    pub use weir_api::models::ArtifactKind;
 }

@@ -167,6 +167,8 @@ pub struct StepContext {
 #[derive(Debug, Default)]
 pub(crate) struct Logged {
     pub metadata: Map<String, Value>,
+    /// On the run's model version (`weir::log_model_metadata`).
+    pub model_metadata: Map<String, Value>,
     /// By output name.
     pub artifact_metadata: BTreeMap<String, Map<String, Value>>,
 }
@@ -258,6 +260,21 @@ pub fn log_metadata(key: &str, value: impl Serialize) -> Result<(), MetadataErro
         Some(current) => insert(&mut current.logged.metadata, key, value),
         None => {
             outside_a_step(key, &value);
+            Ok(())
+        }
+    }
+}
+
+/// Logs a metadata value (a metric such as accuracy) on the model version of the run:
+/// the version of the pipeline's model (`#[pipeline(model = "…")]`) that the run made
+/// or reuses. Sent when the step ends; a later value of the same key replaces it.
+pub fn log_model_metadata(key: &str, value: impl Serialize) -> Result<(), MetadataError> {
+    let value = checked(key, value)?;
+    let mut current = CURRENT.lock().unwrap_or_else(PoisonError::into_inner);
+    match current.as_mut() {
+        Some(current) => insert(&mut current.logged.model_metadata, key, value),
+        None => {
+            outside_a_step(&format!("model.{key}"), &value);
             Ok(())
         }
     }

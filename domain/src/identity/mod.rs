@@ -46,6 +46,8 @@ pub enum Action {
     Use,
     /// Share with a team or make private again.
     Share,
+    /// Move a model version to or from production: the owner and the team's admins.
+    Promote,
 }
 
 /// What it wants to do it to.
@@ -111,7 +113,9 @@ pub fn authorize(principal: &Principal, action: Action, resource: Resource) -> R
                     (Some(_), Action::Use | Action::Create | Action::Update | Action::Delete) => {
                         is_owner || editor
                     }
-                    (Some(_), Action::Share) => is_owner || role == Some(TeamRole::Admin),
+                    (Some(_), Action::Share | Action::Promote) => {
+                        is_owner || role == Some(TeamRole::Admin)
+                    }
                 }
             }
         };
@@ -208,6 +212,7 @@ mod tests {
             Action::Update,
             Action::Delete,
             Action::Share,
+            Action::Promote,
         ];
         for action in all {
             assert!(authorize(&me, action, mine).is_ok(), "owner {action:?}");
@@ -223,7 +228,13 @@ mod tests {
         }
         let viewer = theirs(Some(TeamRole::Viewer));
         assert!(authorize(&me, Action::Read, viewer).is_ok());
-        for action in [Action::Use, Action::Update, Action::Delete, Action::Share] {
+        for action in [
+            Action::Use,
+            Action::Update,
+            Action::Delete,
+            Action::Share,
+            Action::Promote,
+        ] {
             assert!(authorize(&me, action, viewer).is_err(), "viewer {action:?}");
         }
         let editor = theirs(Some(TeamRole::Editor));
@@ -231,6 +242,7 @@ mod tests {
             assert!(authorize(&me, action, editor).is_ok(), "editor {action:?}");
         }
         assert!(authorize(&me, Action::Share, editor).is_err());
+        assert!(authorize(&me, Action::Promote, editor).is_err());
         assert!(authorize(&me, Action::Read, server).is_ok());
         assert!(authorize(&me, Action::Use, server).is_ok());
         assert!(authorize(&me, Action::Update, server).is_err());

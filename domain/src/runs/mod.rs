@@ -355,6 +355,9 @@ pub async fn create_run(
         .map(|s| spec.upstream_of(s).join(","))
         .collect();
     repo::insert_steps(&mut *tx, id, pipeline.id, &names, &attempts, &upstream).await?;
+    if let Some(model) = &spec.model {
+        crate::models::link_new_run(&mut tx, actor, model, id, pipeline.team_id).await?;
+    }
     let row = repo::run(&mut *tx, actor.user_id, Some(id), "")
         .await?
         .ok_or(DomainError::NotFound)?;

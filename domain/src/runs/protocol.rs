@@ -637,6 +637,7 @@ pub async fn finish_step(
     }
     let mut problems = Vec::new();
     check_metadata(&req.metadata, &mut problems);
+    weir_api::models::check_metadata("model_metadata", &req.model_metadata, &mut problems);
     if req.logs.len() > MAX_LOG_BATCH {
         problems.push(FieldError::new(
             "logs",
@@ -776,6 +777,10 @@ pub async fn finish_step(
                     },
                 )
                 .await?;
+                if spec.model.is_some() {
+                    let kind = step.outputs.get(name).map(|o| o.kind).unwrap_or_default();
+                    crate::models::link_run_output(&mut *tx, caller.run_id, version, kind).await?;
+                }
                 if !output.metadata.is_empty() {
                     let keys: Vec<String> = output.metadata.keys().cloned().collect();
                     let values: Vec<Value> = output.metadata.values().cloned().collect();
@@ -810,6 +815,11 @@ pub async fn finish_step(
             }
             for (name, version, _) in repo::outputs_of(&mut *tx, source).await? {
                 repo::link_output(&mut *tx, row.id, &name, version.id).await?;
+                if spec.model.is_some() {
+                    let kind = step.outputs.get(&name).map(|o| o.kind).unwrap_or_default();
+                    crate::models::link_run_output(&mut *tx, caller.run_id, version.id, kind)
+                        .await?;
+                }
             }
             if req.metadata.is_empty() {
                 repo::copy_step_metadata(&mut *tx, source, caller.run_id, row.id).await?;
@@ -833,6 +843,25 @@ pub async fn finish_step(
         let values: Vec<Value> = req.metadata.values().cloned().collect();
         repo::insert_metadata(&mut *tx, caller.run_id, Some(row.id), &keys, &values).await?;
     }
+    // Without a model the values have nowhere to go; the step's result still counts
+    // and its log says why they were left out.
+    let model_metadata_note = if req.model_metadata.is_empty() {
+        None
+    } else if spec.model.is_some() {
+        crate::models::log_run_metadata(&mut tx, caller.run_id, &req.model_metadata).await?;
+        None
+    } else {
+        Some(NewLogLine {
+            step: Some(step_name.to_string()),
+            attempt: req.attempt,
+            stream: LogStream::System,
+            at: chrono::Utc::now(),
+            line: format!(
+                "model metadata not stored ({}): the pipeline declares no model",
+                req.model_metadata.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        })
+    };
     let logs: Vec<NewLogLine> = req
         .logs
         .into_iter()
@@ -841,6 +870,7 @@ pub async fn finish_step(
             l.attempt = req.attempt;
             l
         })
+        .chain(model_metadata_note)
         .collect();
     store_logs(&mut tx, caller.run_id, &logs).await?;
     let mut run_status = run_status;

@@ -67,6 +67,8 @@ struct StepArgs {
     retries: Option<u32>,
     timeout_secs: Option<u64>,
     outputs: Option<(Vec<String>, Span)>,
+    /// `model`, `data` or `deployment`: what the outputs are to the pipeline's model.
+    output_kind: Option<String>,
 }
 
 fn parse_step_args(attr: TokenStream2) -> syn::Result<StepArgs> {
@@ -108,9 +110,18 @@ fn parse_step_args(attr: TokenStream2) -> syn::Result<StepArgs> {
                 Ok(())
             })?;
             args.outputs = Some((names, span));
+        } else if meta.path.is_ident("output_kind") {
+            let lit: LitStr = meta.value()?.parse()?;
+            if !matches!(lit.value().as_str(), "model" | "data" | "deployment") {
+                return Err(syn::Error::new(
+                    lit.span(),
+                    "output_kind must be \"model\", \"data\" or \"deployment\"",
+                ));
+            }
+            args.output_kind = Some(lit.value());
         } else {
             return Err(meta.error(
-                "unknown step setting: expected enable_cache, retries, timeout, name or outputs(…)",
+                "unknown step setting: expected enable_cache, retries, timeout, name, outputs(…) or output_kind",
             ));
         }
         Ok(())
@@ -396,6 +407,11 @@ fn expand_step(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStrea
 
     let enable_cache = args.enable_cache.unwrap_or(true);
     let retries = args.retries.unwrap_or(0);
+    let output_kind = match args.output_kind.as_deref() {
+        Some("model") => quote!(::weir::__private::ArtifactKind::Model),
+        Some("deployment") => quote!(::weir::__private::ArtifactKind::Deployment),
+        _ => quote!(::weir::__private::ArtifactKind::Data),
+    };
     let timeout = match args.timeout_secs {
         Some(secs) => quote!(::core::option::Option::Some(#secs)),
         None => quote!(::core::option::Option::None),
@@ -482,6 +498,7 @@ fn expand_step(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStrea
             timeout_secs: #timeout,
             inputs: &[#(::weir::__private::InputDef { name: #arg_names, type_name: #type_texts }),*],
             outputs: &[#(::weir::__private::OutputDef { name: #output_names, type_name: #output_type_texts }),*],
+            output_kind: #output_kind,
             run: #run_fn,
         };
 
@@ -513,6 +530,8 @@ fn expand_step(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenStrea
 struct PipelineArgs {
     name: Option<String>,
     description: Option<String>,
+    model: Option<String>,
+    model_version: Option<String>,
 }
 
 fn parse_pipeline_args(attr: TokenStream2) -> syn::Result<PipelineArgs> {
@@ -524,8 +543,18 @@ fn parse_pipeline_args(attr: TokenStream2) -> syn::Result<PipelineArgs> {
             args.name = Some(lit.value());
         } else if meta.path.is_ident("description") {
             args.description = Some(meta.value()?.parse::<LitStr>()?.value());
+        } else if meta.path.is_ident("model") {
+            let lit: LitStr = meta.value()?.parse()?;
+            check_pipeline_name(&lit.value(), lit.span())?;
+            args.model = Some(lit.value());
+        } else if meta.path.is_ident("model_version") {
+            let lit: LitStr = meta.value()?.parse()?;
+            check_pipeline_name(&lit.value(), lit.span())?;
+            args.model_version = Some(lit.value());
         } else {
-            return Err(meta.error("unknown pipeline setting: expected name or description"));
+            return Err(meta.error(
+                "unknown pipeline setting: expected name, description, model or model_version",
+            ));
         }
         Ok(())
     });
@@ -637,6 +666,19 @@ fn expand_pipeline(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenS
         .description
         .clone()
         .unwrap_or_else(|| doc_text(&doc_attrs));
+    if args.model_version.is_some() && args.model.is_none() {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "model_version needs model = \"…\"",
+        ));
+    }
+    let model = match &args.model {
+        Some(model) => {
+            let version = args.model_version.as_deref().unwrap_or("new");
+            quote!(::core::option::Option::Some((#model, #version)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     let vis = &item.vis;
     let stmts = &item.block.stmts;
     Ok(quote! {
@@ -652,6 +694,10 @@ fn expand_pipeline(attr: TokenStream2, item: TokenStream2) -> syn::Result<TokenS
 
             fn description(&self) -> &'static str {
                 #description
+            }
+
+            fn model(&self) -> ::core::option::Option<(&'static str, &'static str)> {
+                #model
             }
 
             fn parameters(&self) -> ::std::vec::Vec<::weir::__private::ParamDef> {

@@ -151,9 +151,11 @@ pub(crate) async fn run(session: &mut StepSession) -> Result<i32, RuntimeError> 
     session.drain(&mut lines, drain_for, &mut last_stderr).await;
     readers.abort_all();
 
-    let metadata = read_metadata(&metadata_file, &mut |line| {
+    let mut model_metadata = Map::new();
+    let metadata = read_metadata(&metadata_file, &mut model_metadata, &mut |line| {
         session.logs.system(&session.env, line)
     });
+    session.model_metadata = model_metadata;
     match end {
         Supervised::Stopped | Supervised::DriverGone => session.end_early(metadata).await,
         Supervised::Done(status) if status.success() => {

@@ -511,7 +511,11 @@ pub(crate) fn missing_output(
 /// The metadata the command logged with `weir metadata log`: one JSON object
 /// `{"key": …, "value": …}` per line; later values of a key win. Lines that break the
 /// rules are skipped and named through `note`.
-pub fn read_metadata(path: &Path, note: &mut dyn FnMut(String)) -> Map<String, Value> {
+pub fn read_metadata(
+    path: &Path,
+    model: &mut Map<String, Value>,
+    note: &mut dyn FnMut(String),
+) -> Map<String, Value> {
     let mut metadata = Map::new();
     let Ok(text) = std::fs::read_to_string(path) else {
         return metadata;
@@ -548,13 +552,19 @@ pub fn read_metadata(path: &Path, note: &mut dyn FnMut(String)) -> Map<String, V
             ));
             continue;
         }
-        if !metadata.contains_key(key) && metadata.len() >= MAX_METADATA_ENTRIES {
+        // `weir model log-metadata` marks its lines: they go to the run's model version.
+        let target = if entry.get("model") == Some(&Value::Bool(true)) {
+            &mut *model
+        } else {
+            &mut metadata
+        };
+        if !target.contains_key(key) && target.len() >= MAX_METADATA_ENTRIES {
             note(format!(
                 "metadata `{key}` skipped: a step logs at most {MAX_METADATA_ENTRIES} keys"
             ));
             continue;
         }
-        metadata.insert(key.to_string(), value.clone());
+        target.insert(key.to_string(), value.clone());
     }
     metadata
 }
@@ -649,20 +659,23 @@ mod tests {
                 "not json\n",
                 "{\"key\": \"accuracy\", \"value\": 0.93}\n",
                 "{\"value\": 1}\n",
+                "{\"key\": \"accuracy\", \"value\": 0.5, \"model\": true}\n",
                 "\n",
             ),
         )
         .expect("write");
         let mut notes = Vec::new();
-        let metadata = read_metadata(&path, &mut |n| notes.push(n));
+        let mut model = Map::new();
+        let metadata = read_metadata(&path, &mut model, &mut |n| notes.push(n));
         assert_eq!(
             Value::Object(metadata),
             serde_json::json!({"accuracy": 0.93, "model": "rf"})
         );
+        assert_eq!(Value::Object(model.clone()), serde_json::json!({"accuracy": 0.5}));
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(notes[0].contains("line 3"), "{notes:?}");
         assert!(notes[1].contains("line 5"), "{notes:?}");
-        assert!(read_metadata(&dir.path().join("none"), &mut |_| {}).is_empty());
+        assert!(read_metadata(&dir.path().join("none"), &mut model, &mut |_| {}).is_empty());
     }
 
     #[test]

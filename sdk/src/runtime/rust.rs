@@ -189,6 +189,7 @@ pub(crate) async fn run(
     session.drain(&mut lines, drain_for, &mut last_stderr).await;
     readers.abort_all();
     let logged = step::leave();
+    session.model_metadata = logged.model_metadata;
 
     let (result, io) = match end {
         // The body's thread cannot be ended: the process ends after this report.

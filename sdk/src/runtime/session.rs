@@ -59,6 +59,8 @@ pub(crate) struct StepSession {
     pub stop_requested: bool,
     /// The driver that started this runtime has ended.
     pub driver_gone: bool,
+    /// Metadata the step logged on the run's model version, sent with the finish.
+    pub model_metadata: Map<String, Value>,
 }
 
 impl StepSession {
@@ -77,6 +79,7 @@ impl StepSession {
             logs: LogBuffer::default(),
             stop_requested: false,
             driver_gone: false,
+            model_metadata: Map::new(),
         }
     }
 
@@ -362,6 +365,7 @@ impl StepSession {
             cached_from: None,
             missing_artifacts: vec![],
             metadata: Map::new(),
+            model_metadata: std::mem::take(&mut self.model_metadata),
             logs: self.logs.pending.iter().cloned().collect(),
         };
         fill(&mut request);

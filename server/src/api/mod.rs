@@ -2,6 +2,7 @@
 //! generated from the handlers' annotations.
 
 pub mod identity;
+pub mod models;
 pub mod pipelines;
 pub mod runs;
 pub mod secrets;
@@ -37,6 +38,7 @@ use crate::http::error::{api_method_not_allowed, api_not_found};
         (name = "runs", description = "Runs, their steps, logs and metadata; stopping a run."),
         (name = "run protocol", description = "What a run's driver and step runtimes call with the run token."),
         (name = "artifacts", description = "Artifacts, versions and lineage."),
+        (name = "models", description = "The model registry: models, versions, stages, aliases, promotion and comparison."),
     ),
     modifiers(&SecuritySchemes),
     security(("api_key" = []), ("session" = [])),
@@ -118,7 +120,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(stacks::router())
         .merge(secrets::router())
         .merge(pipelines::router())
-        .merge(runs::router());
+        .merge(runs::router())
+        .merge(models::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::root_router())
         .nest("/api/v1", v1)
