@@ -73,17 +73,22 @@ create table model_alias (
 );
 create index model_alias_version_idx on model_alias (model_version_id);
 
--- The newest value of each key (a step logging `accuracy` twice keeps the last).
+-- The newest value of each key (a step logging `accuracy` twice keeps the last). The
+-- step run that logged it lets a later cache hit of that step carry the value over to
+-- its own run's version.
 create table model_version_metadata (
     model_version_id uuid not null,
     key text not null,
     value jsonb not null,
     run_id uuid,
+    step_run_id uuid,
     updated_at timestamptz not null default now(),
     constraint model_version_metadata_pkey primary key (model_version_id, key),
     constraint model_version_metadata_version_fkey foreign key (model_version_id) references model_version (id) on delete cascade,
-    constraint model_version_metadata_run_fkey foreign key (run_id) references pipeline_run (id) on delete set null
+    constraint model_version_metadata_run_fkey foreign key (run_id) references pipeline_run (id) on delete set null,
+    constraint model_version_metadata_step_fkey foreign key (step_run_id) references step_run (id) on delete set null
 );
+create index model_version_metadata_step_idx on model_version_metadata (step_run_id);
 
 create table model_version_run (
     model_version_id uuid not null,

@@ -102,15 +102,43 @@ impl ArtifactKind {
 }
 
 /// A pipeline's model (`model:` in YAML, `#[pipeline(model = "…")]`): each run makes a
-/// new version of it, or reuses the version with this name.
+/// new version of it, or reuses the version with this name. `model: iris` is short for
+/// `model: {name: iris}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "PipelineModelInput")]
 pub struct PipelineModel {
     pub name: String,
     /// `new` (the default): a new version per run; otherwise the name of the version
     /// to reuse (created by the first run that names it).
     #[serde(default = "new_version", skip_serializing_if = "is_new_version")]
     pub version: String,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PipelineModelInput {
+    Name(String),
+    Fields(PipelineModelFields),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipelineModelFields {
+    name: String,
+    #[serde(default = "new_version")]
+    version: String,
+}
+
+impl From<PipelineModelInput> for PipelineModel {
+    fn from(input: PipelineModelInput) -> Self {
+        match input {
+            PipelineModelInput::Name(name) => PipelineModel::new(name),
+            PipelineModelInput::Fields(f) => PipelineModel {
+                name: f.name,
+                version: f.version,
+            },
+        }
+    }
 }
 
 /// The `version` of a pipeline's model that asks for a new version per run.
@@ -576,6 +604,9 @@ mod tests {
     fn a_pipeline_model_defaults_to_a_new_version_per_run() {
         let m: PipelineModel = serde_json::from_value(json!({"name": "iris"})).unwrap();
         assert_eq!(m.reused_version(), None);
+        let short: PipelineModel = serde_json::from_value(json!("iris")).unwrap();
+        assert_eq!(short, m);
+        assert!(serde_json::from_value::<PipelineModel>(json!({"nam": "iris"})).is_err());
         assert_eq!(serde_json::to_value(&m).unwrap(), json!({"name": "iris"}));
         let m: PipelineModel =
             serde_json::from_value(json!({"name": "iris", "version": "v1"})).unwrap();

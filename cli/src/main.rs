@@ -81,6 +81,9 @@ pub enum Command {
     /// Record metadata (metrics, notes) from inside a step's command.
     #[command(subcommand)]
     Metadata(commands::metadata::MetadataCommand),
+    /// The model registry: models, versions, stages and promotion, aliases, metadata.
+    #[command(subcommand)]
+    Model(commands::models::ModelCommand),
     /// The step runtime the run driver starts (not for direct use).
     #[command(subcommand, hide = true)]
     Step(commands::steps::StepCommand),

@@ -45,11 +45,6 @@ pub fn parse(text: &str) -> Result<PipelineSpec, YamlProblem> {
         if let Some(at) = message.rfind(" at line ") {
             message.truncate(at);
         }
-        if message.contains("unknown field `model`") {
-            message = "`model` is not supported yet: model versions arrive with the model \
-                       registry; remove this line for now"
-                .into();
-        }
         YamlProblem {
             line: location.as_ref().map(|l| l.line()),
             column: location.as_ref().map(|l| l.column()),
@@ -286,10 +281,22 @@ steps:
     }
 
     #[test]
-    fn a_model_line_is_explained() {
-        let problem = parse("name: p\nmodel: iris\nsteps: []\n").expect_err("model");
-        assert_eq!(problem.line, Some(2));
-        assert!(problem.message.contains("not supported yet"), "{problem:?}");
+    fn a_model_is_named_briefly_or_with_a_version() {
+        let short = parse("name: p\nmodel: iris\nsteps: []\n").expect("short");
+        assert_eq!(short.model.as_ref().map(|m| m.name.as_str()), Some("iris"));
+        let full = parse(
+            "name: p\nmodel: {name: iris, version: nightly}\nsteps:\n  - name: a\n    \
+             command: [\"true\"]\n    outputs: {m: {kind: model}}\n",
+        )
+        .expect("full");
+        let model = full.model.expect("model");
+        assert_eq!(model.reused_version(), Some("nightly"));
+        assert_eq!(
+            full.steps[0].outputs["m"].kind,
+            weir_api::models::ArtifactKind::Model
+        );
+        let bad = parse("name: p\nmodel: {name: iris, stage: x}\nsteps: []\n").expect_err("bad");
+        assert_eq!(bad.line, Some(2));
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub mod launch;
 mod materialize;
 mod params;
 mod paths;
+mod models;
 mod pipelines;
 pub mod runs;
 pub mod runtime;

@@ -159,6 +159,20 @@ async fn the_iris_example_runs_end_to_end_and_a_second_run_is_cached(pool: PgPoo
         .as_f64()
         .expect("a number");
     assert!(accuracy > 0.8, "accuracy {accuracy}");
+    // `#[pipeline(model = "iris-forest")]`: the run made version 1, the forest is
+    // linked as the model (`output_kind = "model"`), the accuracy logged on it.
+    let version = api(&served, "/api/v1/models/iris-forest/versions/latest").await;
+    assert_eq!(version["number"], 1, "{version}");
+    assert_eq!(version["run"]["id"], id.as_str());
+    assert_eq!(version["metadata"]["accuracy"].as_f64(), Some(accuracy));
+    assert!(
+        version["artifacts"]
+            .as_array()
+            .expect("artifacts")
+            .iter()
+            .any(|a| a["kind"] == "model" && a["artifact"] == "iris-rust.train.output"),
+        "{version}"
+    );
     // The step's own output is its log, per step.
     let logs = api(&served, &format!("/api/v1/runs/{id}/logs?step=evaluate")).await;
     let lines: Vec<&str> = logs["lines"]

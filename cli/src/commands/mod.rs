@@ -5,6 +5,7 @@ pub mod auth;
 pub mod components;
 pub mod flavors;
 pub mod metadata;
+pub mod models;
 pub mod pipelines;
 pub mod runs;
 pub mod secrets;
@@ -57,6 +58,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pipeline(cmd) => pipelines::run(&cli, cmd).await,
         Command::Run(cmd) => runs::run(&cli, cmd).await,
         Command::Metadata(cmd) => metadata::run(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Model(cmd) => models::run(&cli, cmd).await.map(|()| ExitCode::SUCCESS),
         Command::Step(cmd) => steps::run(cmd).await,
     }
 }

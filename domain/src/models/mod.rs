@@ -847,6 +847,7 @@ pub(crate) async fn link_run_output(
 pub(crate) async fn log_run_metadata(
     tx: &mut sqlx::PgConnection,
     run: Uuid,
+    step_run: Uuid,
     metadata: &Map<String, Value>,
 ) -> Result<()> {
     let Some((version, _model)) = repo::version_of_run(&mut *tx, run).await? else {
@@ -854,6 +855,24 @@ pub(crate) async fn log_run_metadata(
         return Ok(());
     };
     let (keys, values) = metadata_parts(metadata);
-    repo::upsert_metadata(tx, version, &keys, &values, Some(run)).await?;
+    repo::upsert_metadata(tx, version, &keys, &values, Some((run, step_run))).await?;
     Ok(())
+}
+
+/// A cache hit of step run `source`: what it logged on its model version is logged
+/// again on this run's version, as if the step had run.
+pub(crate) async fn copy_cached_metadata(
+    tx: &mut sqlx::PgConnection,
+    run: Uuid,
+    step_run: Uuid,
+    source: Uuid,
+) -> Result<()> {
+    let logged: Map<String, Value> = repo::metadata_logged_by(&mut *tx, source)
+        .await?
+        .into_iter()
+        .collect();
+    if logged.is_empty() {
+        return Ok(());
+    }
+    log_run_metadata(tx, run, step_run, &logged).await
 }

@@ -453,17 +453,19 @@ pub(crate) async fn upsert_metadata(
     id: Uuid,
     keys: &[String],
     values: &[Value],
-    run: Option<Uuid>,
+    logged_by: Option<(Uuid, Uuid)>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "insert into model_version_metadata (model_version_id, key, value, run_id)
-         select $1, k, v, $4 from unnest($2::text[], $3::jsonb[]) as m(k, v)
+        "insert into model_version_metadata (model_version_id, key, value, run_id, step_run_id)
+         select $1, k, v, $4, $5 from unnest($2::text[], $3::jsonb[]) as m(k, v)
          on conflict (model_version_id, key)
-         do update set value = excluded.value, run_id = excluded.run_id, updated_at = now()",
+         do update set value = excluded.value, run_id = excluded.run_id,
+                       step_run_id = excluded.step_run_id, updated_at = now()",
         id,
         keys,
         values,
-        run
+        logged_by.map(|(run, _)| run),
+        logged_by.map(|(_, step)| step)
     )
     .execute(&mut *db)
     .await?;
@@ -474,6 +476,20 @@ pub(crate) async fn upsert_metadata(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// What the step run `source` logged on its run's model version, as (key, value).
+pub(crate) async fn metadata_logged_by(
+    db: impl sqlx::PgExecutor<'_>,
+    source: Uuid,
+) -> sqlx::Result<Vec<(String, Value)>> {
+    let rows = sqlx::query!(
+        "select key, value from model_version_metadata where step_run_id = $1 order by key",
+        source
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.key, r.value)).collect())
 }
 
 /// Points an alias at a version (moving it from any other version of the model).

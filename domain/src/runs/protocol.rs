@@ -824,6 +824,10 @@ pub async fn finish_step(
             if req.metadata.is_empty() {
                 repo::copy_step_metadata(&mut *tx, source, caller.run_id, row.id).await?;
             }
+            if spec.model.is_some() && req.model_metadata.is_empty() {
+                crate::models::copy_cached_metadata(&mut tx, caller.run_id, row.id, source)
+                    .await?;
+            }
             cached_from = Some(source);
         }
         _ => {}
@@ -848,7 +852,8 @@ pub async fn finish_step(
     let model_metadata_note = if req.model_metadata.is_empty() {
         None
     } else if spec.model.is_some() {
-        crate::models::log_run_metadata(&mut tx, caller.run_id, &req.model_metadata).await?;
+        crate::models::log_run_metadata(&mut tx, caller.run_id, row.id, &req.model_metadata)
+            .await?;
         None
     } else {
         Some(NewLogLine {

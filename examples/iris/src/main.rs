@@ -1,7 +1,9 @@
 //! The iris classifier as a Rust pipeline: load the iris flowers shipped with smartcore,
 //! split them, train a random forest, evaluate it on the held-out flowers. Each step
 //! runs in its own process; Weir stores every output as a versioned artifact, logs the
-//! accuracy as metadata and reuses unchanged steps from the cache.
+//! accuracy as metadata and reuses unchanged steps from the cache. Each run makes a new
+//! version of the model `iris-forest` (`weir model describe iris-forest`), with the
+//! trained forest linked to it and the accuracy logged on it.
 //!
 //!     weir login http://127.0.0.1:8080
 //!     cargo run -p weir-example-iris -- --param trees=50
@@ -153,7 +155,7 @@ fn matrix(flowers: &Flowers) -> Result<DenseMatrix<f64>, String> {
 }
 
 /// A random forest of `trees` trees.
-#[step(retries = 1, timeout = "10m")]
+#[step(retries = 1, timeout = "10m", output_kind = "model")]
 fn train(train: Flowers, trees: u16, seed: u64) -> Result<Classifier, String> {
     let parameters = RandomForestClassifierParameters::default()
         .with_n_trees(trees)
@@ -184,6 +186,7 @@ fn evaluate(model: Classifier, test: Flowers) -> Result<(f64, ConfusionMatrix), 
     let accuracy = f64::from(right) / test.labels.len() as f64;
     println!("accuracy {accuracy:.3} ({right} of {})", test.labels.len());
     weir::log_metadata("accuracy", accuracy).map_err(|e| e.to_string())?;
+    weir::log_model_metadata("accuracy", accuracy).map_err(|e| e.to_string())?;
     Ok((
         accuracy,
         ConfusionMatrix {
@@ -194,7 +197,7 @@ fn evaluate(model: Classifier, test: Flowers) -> Result<(f64, ConfusionMatrix), 
 }
 
 /// Classifies iris flowers with a random forest.
-#[pipeline(name = "iris-rust")]
+#[pipeline(name = "iris-rust", model = "iris-forest")]
 fn iris(#[default(0.3)] test_fraction: f64, #[default(7)] seed: u64, #[default(25)] trees: u16) {
     let flowers = load_flowers();
     let (train_set, test_set) = split(flowers, test_fraction, seed);

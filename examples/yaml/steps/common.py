@@ -34,3 +34,10 @@ def log_metadata(**values):
     """Records key=value metadata on this step with `weir metadata log`."""
     pairs = [f"{key}={value}" for key, value in values.items()]
     subprocess.run(["weir", "metadata", "log", *pairs], check=True)
+
+
+def log_model_metadata(**values):
+    """Records key=value metadata on the model version this run makes, with
+    `weir model log-metadata`."""
+    pairs = [f"{key}={value}" for key, value in values.items()]
+    subprocess.run(["weir", "model", "log-metadata", *pairs], check=True)

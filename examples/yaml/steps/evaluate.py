@@ -1,7 +1,7 @@
 """Scores the classifier on the held-out rows and logs its accuracy as metadata."""
 import json
 
-from common import FEATURES, input_path, log_metadata, output_path, read_rows
+from common import FEATURES, input_path, log_metadata, log_model_metadata, output_path, read_rows
 
 with open(input_path("model")) as f:
     model = json.load(f)
@@ -22,3 +22,4 @@ with open(output_path("report"), "w") as f:
     json.dump({"accuracy": accuracy, "correct": correct, "evaluated": len(rows)}, f, indent=2)
 print(f"accuracy {accuracy:.3f} ({correct} of {len(rows)} held-out flowers)")
 log_metadata(accuracy=round(accuracy, 4), evaluated=len(rows))
+log_model_metadata(accuracy=round(accuracy, 4))

@@ -151,7 +151,7 @@ pub(crate) async fn run(session: &mut StepSession) -> Result<i32, RuntimeError> 
     session.drain(&mut lines, drain_for, &mut last_stderr).await;
     readers.abort_all();
 
-    let mut model_metadata = Map::new();
+    let mut model_metadata = serde_json::Map::new();
     let metadata = read_metadata(&metadata_file, &mut model_metadata, &mut |line| {
         session.logs.system(&session.env, line)
     });
