@@ -1,7 +1,7 @@
 //! The model registry on the wire: models, their numbered versions, stages, aliases,
 //! the stage history, and the runs and artifacts linked to a version.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -67,9 +67,7 @@ impl std::fmt::Display for ModelStage {
 
 /// What an artifact linked to a model version is: the model itself, data it was made
 /// from or evaluated on (the default), or something deployed from it.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ArtifactKind {
     Model,
@@ -104,21 +102,13 @@ impl ArtifactKind {
 /// A pipeline's model (`model:` in YAML, `#[pipeline(model = "…")]`): each run makes a
 /// new version of it, or reuses the version with this name. `model: iris` is short for
 /// `model: {name: iris}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(from = "PipelineModelInput")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct PipelineModel {
     pub name: String,
     /// `new` (the default): a new version per run; otherwise the name of the version
     /// to reuse (created by the first run that names it).
     #[serde(default = "new_version", skip_serializing_if = "is_new_version")]
     pub version: String,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum PipelineModelInput {
-    Name(String),
-    Fields(PipelineModelFields),
 }
 
 #[derive(Deserialize)]
@@ -129,15 +119,34 @@ struct PipelineModelFields {
     version: String,
 }
 
-impl From<PipelineModelInput> for PipelineModel {
-    fn from(input: PipelineModelInput) -> Self {
-        match input {
-            PipelineModelInput::Name(name) => PipelineModel::new(name),
-            PipelineModelInput::Fields(f) => PipelineModel {
-                name: f.name,
-                version: f.version,
-            },
-        }
+/// `model: iris` or `model: {name: iris, version: nightly}`, with the position of a
+/// mistake kept (an untagged enum would lose it).
+struct PipelineModelVisitor;
+
+impl<'de> serde::de::Visitor<'de> for PipelineModelVisitor {
+    type Value = PipelineModel;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a model name, or {name, version}")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<PipelineModel, E> {
+        Ok(PipelineModel::new(name))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<PipelineModel, A::Error> {
+        let fields =
+            PipelineModelFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        Ok(PipelineModel {
+            name: fields.name,
+            version: fields.version,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for PipelineModel {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(PipelineModelVisitor)
     }
 }
 
@@ -227,10 +236,7 @@ fn check_text(field: &str, value: &str, problems: &mut Vec<FieldError>) {
 /// Tags: at most 20, each 1 to 63 characters, no control characters; duplicates fold.
 pub fn check_tags(field: &str, tags: &[String], problems: &mut Vec<FieldError>) -> Vec<String> {
     if tags.len() > MAX_TAGS {
-        problems.push(FieldError::new(
-            field,
-            format!("at most {MAX_TAGS} tags"),
-        ));
+        problems.push(FieldError::new(field, format!("at most {MAX_TAGS} tags")));
     }
     let mut out: Vec<String> = Vec::new();
     for (i, tag) in tags.iter().enumerate() {
@@ -550,14 +556,12 @@ pub struct ComparedKey {
 impl ModelVersionComparison {
     /// The keys of `versions`' metadata, with whether they differ and are numeric.
     pub fn keys_of(versions: &[ModelVersion]) -> Vec<ComparedKey> {
-        let mut keys: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
-        for v in versions {
-            for k in v.metadata.keys() {
-                keys.entry(k).or_default();
-            }
-        }
+        let keys: BTreeSet<&str> = versions
+            .iter()
+            .flat_map(|v| v.metadata.keys().map(String::as_str))
+            .collect();
         keys.into_iter()
-            .map(|(key, _)| {
+            .map(|key| {
                 let values: Vec<Option<&Value>> =
                     versions.iter().map(|v| v.metadata.get(key)).collect();
                 let differs = values.windows(2).any(|w| w[0] != w[1]);
@@ -602,14 +606,17 @@ mod tests {
 
     #[test]
     fn a_pipeline_model_defaults_to_a_new_version_per_run() {
-        let m: PipelineModel = serde_json::from_value(json!({"name": "iris"})).unwrap();
+        let m: PipelineModel = serde_json::from_value(json!({"name": "iris"})).expect("valid");
         assert_eq!(m.reused_version(), None);
-        let short: PipelineModel = serde_json::from_value(json!("iris")).unwrap();
+        let short: PipelineModel = serde_json::from_value(json!("iris")).expect("valid");
         assert_eq!(short, m);
         assert!(serde_json::from_value::<PipelineModel>(json!({"nam": "iris"})).is_err());
-        assert_eq!(serde_json::to_value(&m).unwrap(), json!({"name": "iris"}));
+        assert_eq!(
+            serde_json::to_value(&m).expect("valid"),
+            json!({"name": "iris"})
+        );
         let m: PipelineModel =
-            serde_json::from_value(json!({"name": "iris", "version": "v1"})).unwrap();
+            serde_json::from_value(json!({"name": "iris", "version": "v1"})).expect("valid");
         assert_eq!(m.reused_version(), Some("v1"));
         assert!(m.validate("model").is_empty());
         let bad = PipelineModel {
@@ -627,7 +634,7 @@ mod tests {
             tags: vec!["iris".into(), " iris ".into(), "tabular".into()],
             ..Default::default()
         };
-        assert_eq!(ok.validate().unwrap(), ["iris", "tabular"]);
+        assert_eq!(ok.validate().expect("valid"), ["iris", "tabular"]);
         let bad = RegisterModelRequest {
             name: "".into(),
             license: "a\u{7}".into(),
@@ -637,7 +644,7 @@ mod tests {
         };
         let fields: Vec<String> = bad
             .validate()
-            .unwrap_err()
+            .expect_err("refused")
             .into_iter()
             .map(|e| e.field)
             .collect();
@@ -655,7 +662,7 @@ mod tests {
             tags: vec![],
             stage: ModelStage::None,
             aliases: vec![],
-            metadata: meta.as_object().cloned().unwrap(),
+            metadata: meta.as_object().cloned().expect("valid"),
             created_by: None,
             run: None,
             created_at: Utc::now(),
@@ -681,10 +688,13 @@ mod tests {
 
     #[test]
     fn stages_parse_in_any_case() {
-        assert_eq!(ModelStage::parse("Production"), Some(ModelStage::Production));
+        assert_eq!(
+            ModelStage::parse("Production"),
+            Some(ModelStage::Production)
+        );
         assert_eq!(ModelStage::parse("prod"), None);
         assert_eq!(
-            serde_json::to_value(ModelStage::Staging).unwrap(),
+            serde_json::to_value(ModelStage::Staging).expect("valid"),
             json!("staging")
         );
     }

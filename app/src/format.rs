@@ -30,6 +30,24 @@ pub fn count(n: usize) -> String {
     out
 }
 
+/// A size for people: `950 bytes`, `1.2 MB` (powers of 1000).
+pub fn bytes(size: i64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if size < 1000 {
+        return format!("{size} bytes");
+    }
+    let mut value = size as f64;
+    let mut unit = "bytes";
+    for u in UNITS {
+        if value < 1000.0 {
+            break;
+        }
+        value /= 1000.0;
+        unit = u;
+    }
+    format!("{value:.1} {unit}")
+}
+
 pub fn datetime(at: &DateTime<Utc>) -> String {
     at.format("%-d %b %Y, %H:%M UTC").to_string()
 }

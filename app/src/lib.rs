@@ -13,6 +13,7 @@ pub mod graph_svg;
 mod layout;
 #[cfg(feature = "hydrate")]
 mod live;
+pub mod models;
 mod pages;
 pub mod panzoom;
 pub mod runs;
@@ -111,6 +112,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/artifacts/:name") view=pages::ArtifactVersions ssr=SsrMode::Async />
                     <Route path=path!("/artifact-versions/:id") view=pages::ArtifactVersionPage ssr=SsrMode::Async />
                     <Route path=path!("/models") view=pages::Models ssr=SsrMode::Async />
+                    <Route path=path!("/models/:name") view=pages::ModelPage ssr=SsrMode::Async />
+                    <Route path=path!("/models/:name/compare") view=pages::ModelCompare ssr=SsrMode::Async />
+                    <Route path=path!("/models/:name/versions/:version") view=pages::ModelVersionPage ssr=SsrMode::Async />
+                    <Route path=path!("/models/:name/versions/:version/stage") view=pages::ChangeStage ssr=SsrMode::Async />
                     <Route path=path!("/stacks") view=pages::Stacks ssr=SsrMode::Async />
                     <Route path=path!("/stacks/new") view=pages::NewStack ssr=SsrMode::Async />
                     <Route path=path!("/stacks/:name") view=pages::StackPage ssr=SsrMode::Async />

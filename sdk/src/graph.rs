@@ -500,6 +500,7 @@ mod tests {
             name: "output",
             type_name: "Dataset",
         }],
+        output_kind: ArtifactKind::Data,
         run: noop,
     };
 
@@ -523,6 +524,7 @@ mod tests {
             name: "output",
             type_name: "Model",
         }],
+        output_kind: ArtifactKind::Data,
         run: noop,
     };
 

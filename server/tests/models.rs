@@ -27,13 +27,7 @@ async fn new_version(app: &axum::Router, key: &str, model: &str, body: Value) ->
     answer.json()
 }
 
-async fn promote(
-    app: &axum::Router,
-    key: &str,
-    model: &str,
-    version: &str,
-    stage: &str,
-) -> Answer {
+async fn promote(app: &axum::Router, key: &str, model: &str, version: &str, stage: &str) -> Answer {
     call(
         app,
         "POST",
@@ -224,9 +218,9 @@ async fn models_are_registered_versioned_aliased_and_promoted_with_history(pool:
         .iter()
         .map(|c| {
             (
-                c["from"].as_str().unwrap().to_string(),
-                c["to"].as_str().unwrap().to_string(),
-                c["by"].as_str().unwrap().to_string(),
+                c["from"].as_str().expect("text").to_string(),
+                c["to"].as_str().expect("text").to_string(),
+                c["by"].as_str().expect("text").to_string(),
             )
         })
         .collect();
@@ -324,7 +318,11 @@ async fn two_promotions_at_the_same_moment_leave_exactly_one_production_version(
         new_version(&app, &admin, "racer", json!({})).await;
     }
     for round in 0..10 {
-        let (a, b) = if round % 2 == 0 { ("1", "2") } else { ("3", "4") };
+        let (a, b) = if round % 2 == 0 {
+            ("1", "2")
+        } else {
+            ("3", "4")
+        };
         let (first, second) = tokio::join!(
             promote(&app, &admin, "racer", a, "production"),
             promote(&app, &admin, "racer", b, "production"),
@@ -452,9 +450,23 @@ async fn the_role_matrix_holds_over_model_routes(pool: PgPool) {
     assert!(carol_up.text.contains("production"), "{}", carol_up.text);
     let carol_down = promote(&app, &carol, "shared", "1", "archived").await;
     assert_eq!(carol_down.status, 403, "{}", carol_down.text);
-    assert_eq!(promote(&app, &carol, "shared", "2", "staging").await.status, 200);
-    assert_eq!(promote(&app, &editor, "shared", "2", "production").await.status, 200, "the owner");
-    assert_eq!(promote(&app, &admin, "shared", "3", "production").await.status, 200);
+    assert_eq!(
+        promote(&app, &carol, "shared", "2", "staging").await.status,
+        200
+    );
+    assert_eq!(
+        promote(&app, &editor, "shared", "2", "production")
+            .await
+            .status,
+        200,
+        "the owner"
+    );
+    assert_eq!(
+        promote(&app, &admin, "shared", "3", "production")
+            .await
+            .status,
+        200
+    );
 
     // Aliases and metadata: editors.
     for (who, key, expected) in [
@@ -561,8 +573,10 @@ async fn runs_of_a_pipeline_with_a_model_make_versions_and_link_their_outputs(po
         &app,
         "POST",
         "/api/v1/pipelines",
-        Some(json!({"spec": model_pipeline("bad", json!({"name": "a b", "version": "3"})),
-                    "entrypoint": {"working_dir": "/p"}})),
+        Some(
+            json!({"spec": model_pipeline("bad", json!({"name": "a b", "version": "3"})),
+                    "entrypoint": {"working_dir": "/p"}}),
+        ),
         Some(&admin),
     )
     .await;
@@ -572,8 +586,10 @@ async fn runs_of_a_pipeline_with_a_model_make_versions_and_link_their_outputs(po
         &app,
         "POST",
         "/api/v1/pipelines",
-        Some(json!({"spec": model_pipeline("train-iris", json!({"name": "iris"})),
-                    "entrypoint": {"working_dir": "/p"}})),
+        Some(
+            json!({"spec": model_pipeline("train-iris", json!({"name": "iris"})),
+                    "entrypoint": {"working_dir": "/p"}}),
+        ),
         &admin,
     )
     .await;
@@ -593,8 +609,8 @@ async fn runs_of_a_pipeline_with_a_model_make_versions_and_link_their_outputs(po
         .iter()
         .map(|a| {
             (
-                a["kind"].as_str().unwrap().to_string(),
-                a["artifact"].as_str().unwrap().to_string(),
+                a["kind"].as_str().expect("text").to_string(),
+                a["artifact"].as_str().expect("text").to_string(),
             )
         })
         .collect();
@@ -605,7 +621,14 @@ async fn runs_of_a_pipeline_with_a_model_make_versions_and_link_their_outputs(po
             ("data".into(), "train-iris.load.data".into())
         ]
     );
-    let latest = ok(&app, "GET", "/api/v1/models/iris/versions/latest", None, &admin).await;
+    let latest = ok(
+        &app,
+        "GET",
+        "/api/v1/models/iris/versions/latest",
+        None,
+        &admin,
+    )
+    .await;
     assert_eq!(latest["run"]["id"], second.as_str());
     assert_eq!(latest["runs"].as_array().map(Vec::len), Some(1));
 
@@ -640,8 +663,10 @@ async fn runs_of_a_pipeline_with_a_model_make_versions_and_link_their_outputs(po
         &app,
         "POST",
         "/api/v1/pipelines",
-        Some(json!({"spec": model_pipeline("otto-iris", json!({"name": "iris"})),
-                    "entrypoint": {"working_dir": "/p"}})),
+        Some(
+            json!({"spec": model_pipeline("otto-iris", json!({"name": "iris"})),
+                    "entrypoint": {"working_dir": "/p"}}),
+        ),
         &otto,
     )
     .await;
@@ -667,8 +692,10 @@ async fn runs_of_a_pipeline_with_a_model_make_versions_and_link_their_outputs(po
         &app,
         "POST",
         "/api/v1/pipelines",
-        Some(json!({"spec": {"name": "plain", "steps": [{"name": "only", "command": ["true"]}]},
-                    "entrypoint": {"working_dir": "/p"}})),
+        Some(
+            json!({"spec": {"name": "plain", "steps": [{"name": "only", "command": ["true"]}]},
+                    "entrypoint": {"working_dir": "/p"}}),
+        ),
         &admin,
     )
     .await;
@@ -699,7 +726,14 @@ async fn runs_of_a_pipeline_with_a_model_make_versions_and_link_their_outputs(po
     )
     .await;
     assert_eq!(done["run_status"], "completed");
-    let logs = ok(&app, "GET", &format!("/api/v1/runs/{run}/logs"), None, &admin).await;
+    let logs = ok(
+        &app,
+        "GET",
+        &format!("/api/v1/runs/{run}/logs"),
+        None,
+        &admin,
+    )
+    .await;
     assert!(
         logs.to_string()
             .contains("model metadata not stored (accuracy): the pipeline declares no model"),

@@ -375,12 +375,7 @@ async fn the_yaml_example_runs_end_to_end_and_reuses_what_did_not_change(pool: P
     // classifier is linked as the model.
     let models = cli.ok(&["model", "list"]).await;
     assert!(models.contains("iris-classifier"), "{models}");
-    let first = api(
-        &served,
-        "GET",
-        "/api/v1/models/iris-classifier/versions/1",
-    )
-    .await;
+    let first = api(&served, "GET", "/api/v1/models/iris-classifier/versions/1").await;
     assert_eq!(first["run"]["id"], id.as_str());
     assert_eq!(first["metadata"]["accuracy"].as_f64(), Some(accuracy));
     assert!(
@@ -391,12 +386,7 @@ async fn the_yaml_example_runs_end_to_end_and_reuses_what_did_not_change(pool: P
             .any(|a| a["kind"] == "model" && a["artifact"] == "iris-yaml.train.model"),
         "{first}"
     );
-    let cached = api(
-        &served,
-        "GET",
-        "/api/v1/models/iris-classifier/versions/2",
-    )
-    .await;
+    let cached = api(&served, "GET", "/api/v1/models/iris-classifier/versions/2").await;
     assert_eq!(cached["metadata"]["accuracy"].as_f64(), Some(accuracy));
     let described = cli
         .ok(&["model", "version", "describe", "iris-classifier", "1"])
@@ -405,20 +395,51 @@ async fn the_yaml_example_runs_end_to_end_and_reuses_what_did_not_change(pool: P
     assert!(described.contains("iris-yaml.train.model"), "{described}");
 
     let promoted = cli
-        .ok(&["model", "version", "promote", "iris-classifier", "1", "--stage", "production", "-y"])
+        .ok(&[
+            "model",
+            "version",
+            "promote",
+            "iris-classifier",
+            "1",
+            "--stage",
+            "production",
+            "-y",
+        ])
         .await;
     assert!(promoted.contains("production"), "{promoted}");
     let replaced = cli
         .ok(&[
-            "model", "version", "promote", "iris-classifier", "3", "--stage", "production",
-            "--reason", "retrained", "-y",
+            "model",
+            "version",
+            "promote",
+            "iris-classifier",
+            "3",
+            "--stage",
+            "production",
+            "--reason",
+            "retrained",
+            "-y",
         ])
         .await;
     assert!(replaced.contains("#1 was archived"), "{replaced}");
-    cli.ok(&["model", "version", "alias", "set", "iris-classifier", "3", "champion"])
-        .await;
     cli.ok(&[
-        "model", "log-metadata", "f1=0.9", "--model", "iris-classifier", "--version", "champion",
+        "model",
+        "version",
+        "alias",
+        "set",
+        "iris-classifier",
+        "3",
+        "champion",
+    ])
+    .await;
+    cli.ok(&[
+        "model",
+        "log-metadata",
+        "f1=0.9",
+        "--model",
+        "iris-classifier",
+        "--version",
+        "champion",
     ])
     .await;
     let compared = cli
@@ -434,10 +455,21 @@ async fn the_yaml_example_runs_end_to_end_and_reuses_what_did_not_change(pool: P
         .await;
     assert!(history.contains("production → archived"), "{history}");
     let (code, _, err) = cli
-        .run(&["model", "version", "promote", "iris-classifier", "2", "--stage", "prod"])
+        .run(&[
+            "model",
+            "version",
+            "promote",
+            "iris-classifier",
+            "2",
+            "--stage",
+            "prod",
+        ])
         .await;
     assert_ne!(code, 0);
-    assert!(err.contains("one of: none, staging, production, archived"), "{err}");
+    assert!(
+        err.contains("one of: none, staging, production, archived"),
+        "{err}"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -18,23 +18,6 @@ use crate::format;
 /// JSON nodes shown at most; deeper or longer documents are for the download.
 const MAX_JSON_NODES: usize = 2_000;
 
-fn bytes_text(size: i64) -> String {
-    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
-    if size < 1000 {
-        return format!("{size} bytes");
-    }
-    let mut value = size as f64;
-    let mut unit = "bytes";
-    for u in UNITS {
-        if value < 1000.0 {
-            break;
-        }
-        value /= 1000.0;
-        unit = u;
-    }
-    format!("{value:.1} {unit}")
-}
-
 fn step_link(step: &StepRef) -> impl IntoView + use<> {
     view! {
         <a href=format!("/runs/{}?step={}", step.run_id, encode(&step.step))>
@@ -123,7 +106,7 @@ fn visualization(v: ShownVisualization) -> impl IntoView {
         Shown::Text(text) => view! { <div class="log"><pre>{text}</pre></div> }.into_any(),
         Shown::Image(src) => view! { <img class="viz-image" src=src alt="Image visualization" /> }.into_any(),
         Shown::TooLarge(size) => view! {
-            <p class="muted">{format!("Too large to show here ({}).", bytes_text(size))}</p>
+            <p class="muted">{format!("Too large to show here ({}).", format::bytes(size))}</p>
         }
         .into_any(),
         Shown::Unreadable(why) => view! { <p class="alert">{format!("Cannot show it: {why}.")}</p> }.into_any(),
@@ -162,7 +145,7 @@ fn VersionView(page: VersionPage) -> impl IntoView {
         <header class="page-header">
             <div>
                 <h1>{format!("{} v{}", v.artifact, v.version)}</h1>
-                <p class="muted">{format!("{} · {}", v.data_type, bytes_text(v.size))}</p>
+                <p class="muted">{format!("{} · {}", v.data_type, format::bytes(v.size))}</p>
             </div>
             <a class="button" href=download download="">"Download"</a>
         </header>
@@ -174,7 +157,7 @@ fn VersionView(page: VersionPage) -> impl IntoView {
                     <dd><a href=format!("/artifacts/{}", encode(&v.artifact))>{v.artifact.clone()}</a></dd>
                     <dt>"Type"</dt><dd class="mono">{v.data_type.clone()}</dd>
                     <dt>"Materializer"</dt><dd class="mono">{v.materializer.clone()}</dd>
-                    <dt>"Size"</dt><dd>{bytes_text(v.size)}</dd>
+                    <dt>"Size"</dt><dd>{format::bytes(v.size)}</dd>
                     <dt>"Content hash"</dt><dd class="mono hash">{v.content_hash.clone()}</dd>
                     <dt>"Stored at"</dt><dd class="mono hash">{v.uri.clone()}</dd>
                     <dt>"Created"</dt><dd>{format::datetime(&v.created_at)}</dd>
@@ -284,7 +267,7 @@ pub fn ArtifactVersions() -> impl IntoView {
                                         <tr>
                                             <td><a href=format!("/artifact-versions/{}", v.id)><strong>{format!("v{}", v.version)}</strong></a></td>
                                             <td class="mono">{v.data_type.clone()}</td>
-                                            <td class="nowrap">{bytes_text(v.size)}</td>
+                                            <td class="nowrap">{format::bytes(v.size)}</td>
                                             <td>{v.producer.as_ref().map(|p| step_link(p).into_any()).unwrap_or_else(|| view! { <span class="muted">"—"</span> }.into_any())}</td>
                                             <td class="nowrap">{format::datetime(&v.created_at)}</td>
                                         </tr>
@@ -308,8 +291,8 @@ pub fn ArtifactVersions() -> impl IntoView {
 mod tests {
     #[test]
     fn sizes_read_for_people() {
-        assert_eq!(super::bytes_text(12), "12 bytes");
-        assert_eq!(super::bytes_text(1_500), "1.5 KB");
-        assert_eq!(super::bytes_text(2_300_000), "2.3 MB");
+        assert_eq!(super::format::bytes(12), "12 bytes");
+        assert_eq!(super::format::bytes(1_500), "1.5 KB");
+        assert_eq!(super::format::bytes(2_300_000), "2.3 MB");
     }
 }

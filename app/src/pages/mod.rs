@@ -1,11 +1,11 @@
-//! The dashboard's pages. Pages whose feature has not landed say so plainly.
+//! The dashboard's pages.
 
 mod artifact_version;
 mod auth;
 mod components;
 mod config_form;
+mod models;
 mod not_found;
-mod not_yet;
 mod overview;
 mod pipelines;
 mod run_compare;
@@ -21,8 +21,8 @@ mod teams;
 pub use artifact_version::{ArtifactVersionPage, ArtifactVersions};
 pub use auth::{Setup, SignIn};
 pub use components::{ComponentPage, Components, EditComponent, NewComponent};
+pub use models::{ChangeStage, ModelCompare, ModelPage, ModelVersionPage, Models};
 pub use not_found::NotFound;
-pub use not_yet::Models;
 pub use overview::Overview;
 pub use pipelines::{PipelineDetailPage, Pipelines};
 pub use run_compare::RunCompare;

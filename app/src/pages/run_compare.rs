@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 use weir_api::runs::{ComparedValue, RunComparison};
 
 use super::runs::{StatusBadge, encode, value_text};
-use super::shared::LoadError;
+use super::shared::{LoadError, bar_chart};
 use crate::AppError;
 use crate::format;
 use crate::runs::{chartable_metrics, elapsed_ms, get_run_comparison, metric_name};
@@ -37,12 +37,8 @@ fn value_rows(values: Vec<ComparedValue>, only_differences: bool) -> impl IntoVi
         .collect_view()
 }
 
-/// A bar per run of `metric`, oldest run on the left, with the value above each bar.
+/// A bar per run of `metric`, oldest run on the left.
 fn metric_chart(comparison: &RunComparison, metric: &str) -> impl IntoView + use<> {
-    const WIDTH: f64 = 720.0;
-    const HEIGHT: f64 = 220.0;
-    const LEFT: f64 = 56.0;
-    const BOTTOM: f64 = 44.0;
     let row = comparison
         .metadata
         .iter()
@@ -55,71 +51,8 @@ fn metric_chart(comparison: &RunComparison, metric: &str) -> impl IntoView + use
             .collect(),
         None => vec![None; comparison.runs.len()],
     };
-    let present: Vec<f64> = values.iter().flatten().copied().collect();
-    let (min, max) = present
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(*v), hi.max(*v))
-        });
-    // The axis starts at 0 unless every value is far from it.
-    let low = if min >= 0.0 && min < (max - min) * 2.0 {
-        0.0
-    } else {
-        min - (max - min).abs() * 0.1
-    };
-    let high = if max == low { low + 1.0 } else { max };
-    let plot_h = HEIGHT - BOTTOM - 16.0;
-    let slot = (WIDTH - LEFT) / comparison.runs.len().max(1) as f64;
-    let y = |v: f64| 16.0 + plot_h * (1.0 - (v - low) / (high - low));
-    let bars = comparison
-        .runs
-        .iter()
-        .zip(&values)
-        .enumerate()
-        .map(|(i, (run, value))| {
-            let x = LEFT + slot * i as f64 + slot * 0.2;
-            let w = slot * 0.6;
-            let label = crate::graph_svg::fit(&run.name, (slot / 7.0).max(6.0) as usize);
-            let bar = value.map(|v| {
-                let top = y(v);
-                view! {
-                    <rect class="chart-bar" x=format!("{x:.1}") y=format!("{top:.1}") width=format!("{w:.1}")
-                        height=format!("{:.1}", (HEIGHT - BOTTOM - top).max(1.0)) rx="2">
-                        <title>{format!("{}: {metric} = {v}", run.name)}</title>
-                    </rect>
-                    <text class="chart-value" x=format!("{:.1}", x + w / 2.0) y=format!("{:.1}", top - 4.0)>{format!("{v}")}</text>
-                }
-            });
-            view! {
-                <g>
-                    {bar}
-                    {value.is_none().then(|| view! {
-                        <text class="chart-missing" x=format!("{:.1}", x + w / 2.0) y=format!("{:.1}", HEIGHT - BOTTOM - 6.0)>"none"</text>
-                    })}
-                    <text class="chart-label" x=format!("{:.1}", x + w / 2.0) y=format!("{:.1}", HEIGHT - BOTTOM + 16.0)>{label}</text>
-                </g>
-            }
-        })
-        .collect_view();
-    let ticks = (0..=4)
-        .map(|i| {
-            let v = low + (high - low) * f64::from(i) / 4.0;
-            let ty = y(v);
-            view! {
-                <line class="gantt-tick" x1=format!("{LEFT:.1}") x2=format!("{WIDTH:.1}") y1=format!("{ty:.1}") y2=format!("{ty:.1}") />
-                <text class="chart-axis" x=format!("{:.1}", LEFT - 6.0) y=format!("{:.1}", ty + 4.0)>{format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string()}</text>
-            }
-        })
-        .collect_view();
-    view! {
-        <div class="dag-scroll">
-            <svg class="chart" role="img" aria-label=format!("{metric} across the compared runs")
-                width=format!("{WIDTH:.0}") height=format!("{HEIGHT:.0}") viewBox=format!("0 0 {WIDTH:.0} {HEIGHT:.0}")>
-                {ticks}
-                {bars}
-            </svg>
-        </div>
-    }
+    let labels: Vec<String> = comparison.runs.iter().map(|r| r.name.clone()).collect();
+    bar_chart(&labels, &values, metric, "the compared runs")
 }
 
 #[component]

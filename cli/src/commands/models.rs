@@ -33,9 +33,11 @@ pub enum ModelCommand {
         cursor: Option<String>,
     },
     /// Register a model (private, or shared with --team).
-    #[command(after_help = "Runs of a pipeline that declares `model: NAME` create the model \
+    #[command(
+        after_help = "Runs of a pipeline that declares `model: NAME` create the model \
 on first use; register it first to give it a description, license and team.\n\nExample:\n  \
-weir model register iris-classifier --license Apache-2.0 --tag tabular --team ml")]
+weir model register iris-classifier --license Apache-2.0 --tag tabular --team ml"
+    )]
     Register {
         /// The model's name (letters, digits, '-' and '_'; unique on the server).
         name: String,
@@ -71,7 +73,9 @@ weir model register iris-classifier --license Apache-2.0 --tag tabular --team ml
         yes: bool,
     },
     /// Compare 2 to 10 versions of a model: stages and metadata side by side.
-    #[command(after_help = "Example:\n  weir model compare iris-classifier 3 champion --differences")]
+    #[command(
+        after_help = "Example:\n  weir model compare iris-classifier 3 champion --differences"
+    )]
     Compare {
         model: String,
         /// Versions by number, name or alias.
@@ -133,8 +137,10 @@ pub enum VersionCommand {
         metadata: Vec<(String, String)>,
     },
     /// Show a version: stage, aliases, metadata, stage history, runs and artifacts.
-    #[command(after_help = "VERSION is a number, a name, an alias, `latest`, or a stage \
-(`production`: the version in production).")]
+    #[command(
+        after_help = "VERSION is a number, a name, an alias, `latest`, or a stage \
+(`production`: the version in production)."
+    )]
     Describe { model: String, version: String },
     /// Change a version's name, description or tags; add metadata.
     Update {
@@ -154,9 +160,11 @@ pub enum VersionCommand {
     },
     /// Move a version to a stage. Promoting to production archives the version that
     /// was there.
-    #[command(after_help = "Moving a version to or from production is for the model's owner, \
+    #[command(
+        after_help = "Moving a version to or from production is for the model's owner, \
 its team's admins and server admins.\n\nExample:\n  \
-weir model version promote iris-classifier 4 --stage production --reason \"best accuracy\"")]
+weir model version promote iris-classifier 4 --stage production --reason \"best accuracy\""
+    )]
     Promote {
         model: String,
         version: String,
@@ -223,7 +231,11 @@ pub async fn run(cli: &Cli, cmd: &ModelCommand) -> anyhow::Result<()> {
         } => {
             let client = super::authed(cli)?;
             let page = client
-                .list_models(&ModelFilter { name: name.clone() }, *limit, cursor.as_deref())
+                .list_models(
+                    &ModelFilter { name: name.clone() },
+                    *limit,
+                    cursor.as_deref(),
+                )
                 .await?;
             output::print(cli.output, &page, |p: &Page<Model>| {
                 if p.items.is_empty() {
@@ -252,7 +264,14 @@ pub async fn run(cli: &Cli, cmd: &ModelCommand) -> anyhow::Result<()> {
                     })
                     .collect();
                 let mut text = output::table(
-                    &["NAME", "VERSIONS", "LATEST", "PRODUCTION", "TEAM", "UPDATED"],
+                    &[
+                        "NAME",
+                        "VERSIONS",
+                        "LATEST",
+                        "PRODUCTION",
+                        "TEAM",
+                        "UPDATED",
+                    ],
                     rows,
                 );
                 more(&mut text, &p.next_cursor);
@@ -558,7 +577,9 @@ fn versions_table(page: &Page<ModelVersion>, model: &str) -> String {
         })
         .collect();
     output::table(
-        &["VERSION", "STAGE", "ALIASES", "METRICS", "RUN", "BY", "CREATED"],
+        &[
+            "VERSION", "STAGE", "ALIASES", "METRICS", "RUN", "BY", "CREATED",
+        ],
         rows,
     )
 }
@@ -658,7 +679,10 @@ fn describe_version(detail: &ModelVersionDetail) -> String {
                 ]
             })
             .collect();
-        text.push_str(&output::table(&["RUN", "PIPELINE", "STATUS", "CREATED"], rows));
+        text.push_str(&output::table(
+            &["RUN", "PIPELINE", "STATUS", "CREATED"],
+            rows,
+        ));
         text.push('\n');
     }
     if !detail.artifacts.is_empty() {
@@ -720,12 +744,15 @@ mod tests {
     fn model_metadata_lines_are_marked_for_the_model() {
         let text = model_metadata_lines(&[("accuracy".into(), "0.9".into())]);
         let line: Value = serde_json::from_str(text.trim()).expect("json");
-        assert_eq!(line, json!({"key": "accuracy", "value": 0.9, "model": true}));
+        assert_eq!(
+            line,
+            json!({"key": "accuracy", "value": 0.9, "model": true})
+        );
     }
 
     #[test]
     fn stages_are_read_in_any_case_and_others_refused() {
         assert_eq!(stage("Production"), Ok(ModelStage::Production));
-        assert!(stage("prod").unwrap_err().contains("production"));
+        assert!(stage("prod").expect_err("refused").contains("production"));
     }
 }

@@ -249,7 +249,9 @@ pub async fn list(
     )
     .await?;
     let items = rows.into_iter().map(|r| model_from(actor, r)).collect();
-    Ok(Page::from_rows(items, limit, |m: &Model| m.name.to_lowercase()))
+    Ok(Page::from_rows(items, limit, |m: &Model| {
+        m.name.to_lowercase()
+    }))
 }
 
 pub async fn get(pool: &PgPool, actor: &Principal, name: &str) -> Result<Model> {
@@ -333,11 +335,7 @@ pub async fn create_version(
     client: Option<&str>,
 ) -> Result<ModelVersion> {
     let mut problems = Vec::new();
-    let name = req
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
+    let name = req.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
     if let Some(name) = name
         && let Err(e) = check_version_name("name", name)
     {
@@ -435,17 +433,23 @@ pub async fn get_version(
             at: e.created_at,
         })
         .collect();
-    let runs = repo::linked_runs(&mut *conn, actor.user_id, actor.is_admin, id, MAX_LINKED_RUNS)
-        .await?
-        .into_iter()
-        .map(|r| LinkedRun {
-            id: r.id,
-            name: r.name,
-            pipeline: r.pipeline,
-            status: run_status(&r.status),
-            created_at: r.created_at,
-        })
-        .collect();
+    let runs = repo::linked_runs(
+        &mut *conn,
+        actor.user_id,
+        actor.is_admin,
+        id,
+        MAX_LINKED_RUNS,
+    )
+    .await?
+    .into_iter()
+    .map(|r| LinkedRun {
+        id: r.id,
+        name: r.name,
+        pipeline: r.pipeline,
+        status: run_status(&r.status),
+        created_at: r.created_at,
+    })
+    .collect();
     let artifacts = repo::linked_artifacts(
         &mut *conn,
         actor.user_id,
@@ -660,7 +664,11 @@ pub async fn set_alias(
             )
         })?;
     let named = repo::version_stage(&mut *tx, id).await?;
-    if named.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(alias)) {
+    if named
+        .name
+        .as_deref()
+        .is_some_and(|n| n.eq_ignore_ascii_case(alias))
+    {
         // Pointing a version's own name at it changes nothing and would only shadow it.
         return Err(DomainError::field(
             "alias",

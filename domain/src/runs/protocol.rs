@@ -825,8 +825,7 @@ pub async fn finish_step(
                 repo::copy_step_metadata(&mut *tx, source, caller.run_id, row.id).await?;
             }
             if spec.model.is_some() && req.model_metadata.is_empty() {
-                crate::models::copy_cached_metadata(&mut tx, caller.run_id, row.id, source)
-                    .await?;
+                crate::models::copy_cached_metadata(&mut tx, caller.run_id, row.id, source).await?;
             }
             cached_from = Some(source);
         }
@@ -863,7 +862,11 @@ pub async fn finish_step(
             at: chrono::Utc::now(),
             line: format!(
                 "model metadata not stored ({}): the pipeline declares no model",
-                req.model_metadata.keys().cloned().collect::<Vec<_>>().join(", ")
+                req.model_metadata
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })
     };

@@ -671,7 +671,10 @@ mod tests {
             Value::Object(metadata),
             serde_json::json!({"accuracy": 0.93, "model": "rf"})
         );
-        assert_eq!(Value::Object(model.clone()), serde_json::json!({"accuracy": 0.5}));
+        assert_eq!(
+            Value::Object(model.clone()),
+            serde_json::json!({"accuracy": 0.5})
+        );
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(notes[0].contains("line 3"), "{notes:?}");
         assert!(notes[1].contains("line 5"), "{notes:?}");

@@ -257,7 +257,5 @@ pub async fn compare_versions(
         .map(|(_, v)| v.into_owned())
         .take(100)
         .collect();
-    Ok(AppJson(
-        models::compare(&state.db, &p, &name, &refs).await?,
-    ))
+    Ok(AppJson(models::compare(&state.db, &p, &name, &refs).await?))
 }

@@ -65,6 +65,7 @@ pub fn router() -> Router<AppState> {
         .route("/forms/stacks/share", post(share_stack_form))
         .route("/forms/stacks/delete", post(delete_stack_form))
         .route("/forms/runs/stop", post(stop_run_form))
+        .route("/forms/models/stage", post(model_stage_form))
 }
 
 fn parse<T: for<'de> Deserialize<'de> + Default>(body: &Bytes) -> T {
@@ -1738,6 +1739,70 @@ async fn stop_run_form(
                 ),
                 None,
             ),
+            Err(e) => flash_for(e, String::new()),
+        }
+    })
+}
+
+/// A stage change confirmed on `/models/:name/versions/:version/stage`; back on the
+/// version's page, the notice says what changed (and which version was archived).
+async fn model_stage_form(
+    State(state): State<AppState>,
+    session: Session,
+    ClientAddr(client): ClientAddr,
+    body: Bytes,
+) -> Response {
+    let pairs = pairs(&body);
+    let model = value_of(&pairs, "model").to_string();
+    let version = value_of(&pairs, "version").to_string();
+    let back = format!(
+        "/models/{}/versions/{}",
+        path_escape(&model),
+        path_escape(&version)
+    );
+    let Some(stage) = weir_api::models::ModelStage::parse(value_of(&pairs, "stage")) else {
+        flash(
+            &session,
+            refused(
+                "Choose a stage: none, staging, production or archived.",
+                vec![FieldError::new("stage", "is not a stage")],
+            ),
+        )
+        .await;
+        return Redirect::to(&back).into_response();
+    };
+    let req = weir_api::models::PromoteRequest {
+        stage,
+        reason: value_of(&pairs, "reason").to_string(),
+    };
+    settings_form!(state, session, &back, |principal| {
+        match weir_domain::models::promote(
+            &state.db,
+            &principal,
+            &model,
+            &version,
+            req,
+            Some(&client),
+        )
+        .await
+        {
+            Ok(done) => {
+                let mut message = format!(
+                    "Version {} is now {}.",
+                    done.version.reference().label(),
+                    match done.version.stage {
+                        weir_api::models::ModelStage::None => "without a stage".to_string(),
+                        other => format!("in {other}"),
+                    }
+                );
+                if let Some(archived) = done.archived {
+                    message.push_str(&format!(
+                        " Version {} was in production and is archived.",
+                        archived.label()
+                    ));
+                }
+                success(message, None)
+            }
             Err(e) => flash_for(e, String::new()),
         }
     })
