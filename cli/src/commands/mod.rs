@@ -140,35 +140,37 @@ async fn status(cli: &Cli) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    match cli.output {
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "url": client.base_url(),
-                "ready": readiness,
-                "info": info,
-            }))?
-        ),
+    // Through `output::line`: a reader that stops early (`| grep -q`) is not an error.
+    let text = match cli.output {
+        Output::Json => serde_json::to_string_pretty(&serde_json::json!({
+            "url": client.base_url(),
+            "ready": readiness,
+            "info": info,
+        }))?,
         Output::Table => {
-            println!("server     {}", client.base_url());
-            println!("ready      {}", if ready { "yes" } else { "no" });
+            let mut lines = vec![
+                format!("server     {}", client.base_url()),
+                format!("ready      {}", if ready { "yes" } else { "no" }),
+            ];
             if let Some(problem) = &readiness.database.problem {
-                println!("problem    {problem}");
+                lines.push(format!("problem    {problem}"));
             }
             if let Some(info) = info {
-                println!("version    {}", info.version);
-                println!("database   {:?}", info.database_mode);
+                lines.push(format!("version    {}", info.version));
+                lines.push(format!("database   {:?}", info.database_mode));
             }
-            println!(
+            lines.push(format!(
                 "schema     {}",
                 readiness
                     .database
                     .schema_version
                     .map(|v| v.to_string())
                     .unwrap_or_default()
-            );
+            ));
+            lines.join("\n")
         }
-    }
+    };
+    crate::output::line(&text)?;
     Ok(if ready {
         ExitCode::SUCCESS
     } else {
