@@ -31,6 +31,16 @@ impl Client {
         self.get(&format!("/api/v1/models/{}", enc(name))).await
     }
 
+    /// Shares a model with a team (`team: None` makes it private again).
+    pub async fn share_model(
+        &self,
+        name: &str,
+        req: &weir_api::stacks::ShareRequest,
+    ) -> Result<Model, ClientError> {
+        self.post(&format!("/api/v1/models/{}/share", enc(name)), req)
+            .await
+    }
+
     /// Deletes a model and its versions; 409 while a version is in production.
     pub async fn delete_model(&self, name: &str) -> Result<(), ClientError> {
         self.send_empty(

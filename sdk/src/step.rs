@@ -331,6 +331,8 @@ mod tests {
         log_metadata("accuracy", 0.9).expect("logged");
         log_metadata("accuracy", 0.95).expect("replaced");
         log_artifact_metadata("model", "classes", ["a", "b"]).expect("logged");
+        log_model_metadata("accuracy", 0.97).expect("logged on the model version");
+        assert_eq!(log_model_metadata("", 1), Err(MetadataError::BadKey));
         assert_eq!(
             log_artifact_metadata("nope", "x", 1),
             Err(MetadataError::NoSuchOutput("nope".into()))
@@ -342,6 +344,7 @@ mod tests {
         );
         let logged = leave();
         assert_eq!(logged.metadata["accuracy"], 0.95);
+        assert_eq!(logged.model_metadata["accuracy"], 0.97);
         assert_eq!(
             logged.artifact_metadata["model"]["classes"],
             serde_json::json!(["a", "b"])

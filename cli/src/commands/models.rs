@@ -14,6 +14,7 @@ use weir_api::models::{
 };
 use weir_api::pagination::Page;
 use weir_api::runs::{MAX_METADATA_KEY, env};
+use weir_api::stacks::ShareRequest;
 
 use super::more;
 use crate::{Cli, input, output};
@@ -64,6 +65,15 @@ weir model register iris-classifier --license Apache-2.0 --tag tabular --team ml
         #[arg(long, default_value_t = 20)]
         versions: u32,
     },
+    /// Share a model with a team: its viewers read it, its editors add and stage
+    /// versions, its admins also promote to production.
+    Share {
+        name: String,
+        #[arg(long)]
+        team: String,
+    },
+    /// Make a shared model private again.
+    Unshare { name: String },
     /// Delete a model and its versions (refused while a version is in production; runs
     /// and artifacts stay).
     Delete {
@@ -312,6 +322,28 @@ pub async fn run(cli: &Cli, cmd: &ModelCommand) -> anyhow::Result<()> {
                 .await?;
             let value = json!({"model": model, "versions": page});
             output::print(cli.output, &value, |_| describe_model(&model, &page))
+        }
+        ModelCommand::Share { name, team } => {
+            let client = super::authed(cli)?;
+            let model = client
+                .share_model(
+                    name,
+                    &ShareRequest {
+                        team: Some(team.clone()),
+                        include_dependencies: false,
+                    },
+                )
+                .await?;
+            output::print(cli.output, &model, |m: &Model| {
+                format!("Shared the model {} with {team}.", m.name)
+            })
+        }
+        ModelCommand::Unshare { name } => {
+            let client = super::authed(cli)?;
+            let model = client.share_model(name, &ShareRequest::default()).await?;
+            output::print(cli.output, &model, |m: &Model| {
+                format!("The model {} is private again.", m.name)
+            })
         }
         ModelCommand::Delete { name, yes } => {
             let client = super::authed(cli)?;
