@@ -21,6 +21,10 @@ pub const MAX_TAGS: usize = 20;
 pub const MAX_COMPARED_VERSIONS: usize = 10;
 /// The most metadata entries one request may log.
 pub const MAX_METADATA_ENTRIES: usize = 100;
+/// The most metadata keys one version holds.
+pub const MAX_VERSION_METADATA_KEYS: i64 = 200;
+/// The largest metadata value, as JSON text.
+pub const MAX_METADATA_VALUE: usize = 16 * 1024;
 
 /// Where a model version stands. At most one version of a model is in `production`;
 /// promoting another archives it.
@@ -198,10 +202,13 @@ pub fn check_version_name(field: &str, value: &str) -> Result<(), FieldError> {
             "must not be only digits: numbers name versions by their number",
         ));
     }
-    if value.eq_ignore_ascii_case("latest") || ModelStage::parse(value).is_some() {
+    if value.eq_ignore_ascii_case("latest")
+        || value.eq_ignore_ascii_case(NEW_VERSION)
+        || ModelStage::parse(value).is_some()
+    {
         return Err(FieldError::new(
             field,
-            "`latest` and stage names refer to versions; choose another name",
+            "`latest`, `new` and stage names refer to versions; choose another name",
         ));
     }
     Ok(())
@@ -267,11 +274,23 @@ pub fn check_metadata(field: &str, metadata: &Map<String, Value>, problems: &mut
                 format!("{field}.{key}"),
                 "keys are 1 to 255 characters without control characters",
             ));
-        } else if value.to_string().len() > 64 * 1024 {
-            problems.push(FieldError::new(
-                format!("{field}.{key}"),
-                "values are at most 64 KiB of JSON",
-            ));
+        } else {
+            let text = value.to_string();
+            if text.len() > MAX_METADATA_VALUE {
+                problems.push(FieldError::new(
+                    format!("{field}.{key}"),
+                    format!(
+                        "values are at most {} KiB of JSON",
+                        MAX_METADATA_VALUE / 1024
+                    ),
+                ));
+            } else if text.contains("\\u0000") {
+                // PostgreSQL's jsonb cannot hold the NUL character.
+                problems.push(FieldError::new(
+                    format!("{field}.{key}"),
+                    "text values must not contain the NUL character",
+                ));
+            }
         }
     }
 }
@@ -527,8 +546,8 @@ pub struct SetAliasRequest {
     pub version: String,
 }
 
-/// `POST /api/v1/models/{name}/versions/{version}/metadata`, and the run protocol's
-/// `POST /api/v1/runs/{id}/model-metadata` (to the run's model version).
+/// `POST /api/v1/models/{name}/versions/{version}/metadata`. (Steps log on their run's
+/// version with the `model_metadata` of a step's finish.)
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogModelMetadataRequest {
@@ -598,6 +617,7 @@ mod tests {
         assert!(check_version_name("v", "2024-q1").is_ok());
         assert!(check_version_name("v", "12").is_err());
         assert!(check_version_name("v", "latest").is_err());
+        assert!(check_version_name("v", "new").is_err());
         assert!(check_version_name("v", "Production").is_err());
         assert!(check_version_name("v", "a b").is_err());
         assert!(check_alias("a", "champion").is_ok());
@@ -684,6 +704,18 @@ mod tests {
                 ("f1", true, false)
             ]
         );
+    }
+
+    #[test]
+    fn metadata_values_are_bounded_and_hold_no_nul() {
+        let mut problems = Vec::new();
+        let mut map = Map::new();
+        map.insert("ok".into(), json!(0.9));
+        map.insert("nul".into(), json!("a\u{0}b"));
+        map.insert("big".into(), json!("x".repeat(MAX_METADATA_VALUE)));
+        check_metadata("metadata", &map, &mut problems);
+        let fields: Vec<String> = problems.into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["metadata.big", "metadata.nul"]);
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub struct RunDetail {
     pub found: Option<Found>,
     /// What failed, for a failed or stopped run.
     pub failure: Option<FailureSummary>,
+    /// The model version the run made or reused: (model, version).
+    pub model_version: Option<(String, weir_api::models::VersionRef)>,
     pub now: DateTime<Utc>,
 }
 
@@ -794,7 +796,9 @@ pub async fn get_run_detail(
         steps
     };
 
+    let model_version = weir_domain::models::version_of_run(&pool, &principal, found.id).await?;
     Ok(RunDetail {
+        model_version,
         run: found,
         steps,
         step_total,

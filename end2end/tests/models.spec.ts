@@ -132,6 +132,12 @@ test('models: a promotion behind a confirmation archives the production version'
   const first = page.getByRole('table', { name: 'Stage history' });
   await expect(first.getByRole('row').nth(1)).toContainText('replaced by #2');
   await expect(first.getByRole('row').nth(2)).toContainText('first good one');
+
+  // The run that made version 2 names it on its page.
+  await page.goto(`/runs/${pipeline}-2`);
+  await ready(page, js);
+  await page.getByRole('link', { name: `${model} #2` }).click();
+  await expect(page).toHaveURL(new RegExp(`/models/${model}/versions/2$`));
   expect(errors).toEqual([]);
 });
 

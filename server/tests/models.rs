@@ -273,6 +273,52 @@ async fn models_are_registered_versioned_aliased_and_promoted_with_history(pool:
     assert_eq!(one.status, 422, "{}", one.text);
     assert_eq!(field_names(&one), ["version"]);
 
+    // A version holds at most 200 metadata keys (version 1 has `accuracy` already);
+    // a comparison at most 10 versions.
+    for (batch, count) in [(0, 100), (1, 99)] {
+        let keys: serde_json::Map<String, Value> = (0..count)
+            .map(|i| (format!("k{batch}_{i}"), json!(i)))
+            .collect();
+        ok(
+            &app,
+            "POST",
+            "/api/v1/models/iris-classifier/versions/1/metadata",
+            Some(json!({"metadata": keys})),
+            &admin,
+        )
+        .await;
+    }
+    let full = call(
+        &app,
+        "POST",
+        "/api/v1/models/iris-classifier/versions/1/metadata",
+        Some(json!({"metadata": {"one_more": 1}})),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(full.status, 422, "{}", full.text);
+    assert_eq!(field_names(&full), ["metadata"]);
+    let nul = call(
+        &app,
+        "POST",
+        "/api/v1/models/iris-classifier/versions/2/metadata",
+        Some(json!({"metadata": {"note": "a\u{0}b"}})),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(nul.status, 422, "{}", nul.text);
+    assert_eq!(field_names(&nul), ["metadata.note"]);
+    let many: String = (1..=11).map(|i| format!("version={i}&")).collect();
+    let too_many = call(
+        &app,
+        "GET",
+        &format!("/api/v1/models/iris-classifier/compare?{many}"),
+        None,
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(too_many.status, 422, "{}", too_many.text);
+
     // A model with a version in production is not deleted by accident.
     let refused = call(
         &app,
@@ -468,7 +514,8 @@ async fn the_role_matrix_holds_over_model_routes(pool: PgPool) {
         200
     );
 
-    // Aliases and metadata: editors.
+    // Aliases and metadata: editors; a version in production changes only by those
+    // who may promote.
     for (who, key, expected) in [
         ("viewer", &viewer, 403),
         ("outsider", &outsider, 404),
@@ -486,12 +533,27 @@ async fn the_role_matrix_holds_over_model_routes(pool: PgPool) {
         let meta = call(
             &app,
             "POST",
-            "/api/v1/models/shared/versions/3/metadata",
+            "/api/v1/models/shared/versions/2/metadata",
             Some(json!({"metadata": {"f1": 0.8}})),
             Some(key),
         )
         .await;
         assert_eq!(meta.status, expected, "{who} metadata: {}", meta.text);
+    }
+    for (who, key, expected) in [("carol", &carol, 403), ("lead", &lead, 200)] {
+        let meta = call(
+            &app,
+            "POST",
+            "/api/v1/models/shared/versions/production/metadata",
+            Some(json!({"metadata": {"f1": 0.8}})),
+            Some(key),
+        )
+        .await;
+        assert_eq!(
+            meta.status, expected,
+            "{who} production metadata: {}",
+            meta.text
+        );
     }
     // Sharing and deleting: the owner, team admins, server admins; deleting is refused
     // while a version is in production.
@@ -504,8 +566,10 @@ async fn the_role_matrix_holds_over_model_routes(pool: PgPool) {
     )
     .await;
     assert_eq!(carol_share.status, 403, "{}", carol_share.text);
-    let viewer_delete = call(&app, "DELETE", "/api/v1/models/shared", None, Some(&viewer)).await;
-    assert_eq!(viewer_delete.status, 403);
+    for key in [&viewer, &carol] {
+        let refused = call(&app, "DELETE", "/api/v1/models/shared", None, Some(key)).await;
+        assert_eq!(refused.status, 403, "{}", refused.text);
+    }
     let in_use = call(&app, "DELETE", "/api/v1/models/shared", None, Some(&lead)).await;
     assert_eq!(in_use.status, 409, "{}", in_use.text);
     // Without credentials: 401 everywhere.
@@ -685,6 +749,74 @@ async fn runs_of_a_pipeline_with_a_model_make_versions_and_link_their_outputs(po
         .await
         .expect("count");
     assert_eq!(versions, 3, "a refused run leaves no version behind");
+
+    // Once Otto edits the model with his team, his runs make versions; but a run may
+    // not add to the version in production unless he may promote.
+    let team = ok(
+        &app,
+        "POST",
+        "/api/v1/teams",
+        Some(json!({"name": "ml"})),
+        &admin,
+    )
+    .await;
+    let team_id = team["id"].as_str().expect("team").to_string();
+    ok(
+        &app,
+        "POST",
+        &format!("/api/v1/teams/{team_id}/members"),
+        Some(json!({"user": "otto", "role": "editor"})),
+        &admin,
+    )
+    .await;
+    ok(
+        &app,
+        "POST",
+        "/api/v1/models/iris/share",
+        Some(json!({"team": "ml"})),
+        &admin,
+    )
+    .await;
+    ok(
+        &app,
+        "POST",
+        "/api/v1/models/iris/versions/nightly/stage",
+        Some(json!({"stage": "production"})),
+        &admin,
+    )
+    .await;
+    let allowed = call(
+        &app,
+        "POST",
+        "/api/v1/runs",
+        Some(json!({"pipeline": "otto-iris"})),
+        Some(&otto),
+    )
+    .await;
+    assert_eq!(allowed.status, 201, "{}", allowed.text);
+    ok(
+        &app,
+        "POST",
+        "/api/v1/pipelines",
+        Some(json!({"spec": model_pipeline("otto-nightly", json!({"name": "iris", "version": "nightly"})),
+                    "entrypoint": {"working_dir": "/p"}})),
+        &otto,
+    )
+    .await;
+    let into_production = call(
+        &app,
+        "POST",
+        "/api/v1/runs",
+        Some(json!({"pipeline": "otto-nightly"})),
+        Some(&otto),
+    )
+    .await;
+    assert_eq!(into_production.status, 422, "{}", into_production.text);
+    assert!(
+        into_production.text.contains("in production"),
+        "{}",
+        into_production.text
+    );
 
     // Model metadata from a run without a model is not lost silently: the step still
     // ends and its log says why the values were left out.

@@ -622,6 +622,7 @@ fn RunPage(
         selected,
         found,
         failure,
+        model_version,
         now,
     } = detail;
     let step = selected;
@@ -700,6 +701,14 @@ fn RunPage(
                         <a href=format!("/runs?pipeline={}", encode(&run.pipeline))>{run.pipeline.clone()}</a>
                         <span class="muted">{format!(" version {}", run.snapshot_version)}</span>
                     </dd>
+                    {model_version.map(|(model, version)| view! {
+                        <dt>"Model"</dt>
+                        <dd>
+                            <a href=format!("/models/{}/versions/{}", encode(&model), version.number)>
+                                {format!("{model} {}", version.label())}
+                            </a>
+                        </dd>
+                    })}
                     <dt>"Stack"</dt><dd><a href=format!("/stacks/{}", run.stack)>{run.stack.clone()}</a></dd>
                     <dt>"Author"</dt><dd>{run.author.clone().unwrap_or_else(|| "—".into())}</dd>
                     <dt>"Trigger"</dt><dd>{trigger_label(run.trigger)}</dd>

@@ -480,10 +480,13 @@ async fn run_version(cli: &Cli, cmd: &VersionCommand) -> anyhow::Result<()> {
                 .await?;
             output::print(cli.output, &promoted, |p: &PromoteResponse| {
                 let mut text = format!(
-                    "Version {} of {} is now in {}",
+                    "Version {} of {} {}",
                     version_label(p.version.number, &p.version.name),
                     p.version.model,
-                    p.version.stage
+                    match p.version.stage {
+                        ModelStage::None => "now has no stage".to_string(),
+                        stage => format!("is now in {stage}"),
+                    }
                 );
                 if let Some(archived) = &p.archived {
                     text.push_str(&format!("; version {} was archived", archived.label()));

@@ -14,10 +14,10 @@ use uuid::Uuid;
 use weir_api::FieldError;
 use weir_api::models::{
     ArtifactKind, CreateModelVersionRequest, LinkedArtifact, LinkedRun, LogModelMetadataRequest,
-    MAX_COMPARED_VERSIONS, Model, ModelFilter, ModelStage, ModelVersion, ModelVersionComparison,
-    ModelVersionDetail, ModelVersionFilter, PipelineModel, PromoteRequest, PromoteResponse,
-    RegisterModelRequest, SetAliasRequest, StageChange, UpdateModelVersionRequest, VersionRef,
-    check_alias, check_metadata, check_reason, check_tags, check_version_name,
+    MAX_COMPARED_VERSIONS, MAX_VERSION_METADATA_KEYS, Model, ModelFilter, ModelStage, ModelVersion,
+    ModelVersionComparison, ModelVersionDetail, ModelVersionFilter, PipelineModel, PromoteRequest,
+    PromoteResponse, RegisterModelRequest, SetAliasRequest, StageChange, UpdateModelVersionRequest,
+    VersionRef, check_alias, check_metadata, check_reason, check_tags, check_version_name,
 };
 use weir_api::pagination::{Page, PageQuery};
 use weir_api::runs::ExecutionStatus;
@@ -298,7 +298,13 @@ pub async fn delete(
 ) -> Result<()> {
     let mut tx = pool.begin().await?;
     let row = visible_model(&mut *tx, actor, name).await?;
-    authorize(actor, Action::Delete, resource(&row))?;
+    // Deleting takes every version's history with it: the rights of sharing, not of
+    // editing (the owner, the team's admins, server admins).
+    authorize(actor, Action::Share, resource(&row)).map_err(|_| {
+        DomainError::Forbidden(
+            "deleting a model is for its owner, its team's admins and server admins".into(),
+        )
+    })?;
     repo::lock_model(&mut *tx, row.id).await?;
     if let Some(production) = repo::production_version(&mut *tx, row.id).await? {
         return Err(DomainError::Conflict(format!(
@@ -510,6 +516,24 @@ pub async fn update_version(
     let (row, id) = visible_version(&mut tx, actor, model, version).await?;
     authorize(actor, Action::Update, resource(&row))?;
     repo::lock_model(&mut *tx, row.id).await?;
+    if stage(&repo::version_stage(&mut *tx, id).await?.stage) == ModelStage::Production {
+        authorize(actor, Action::Promote, resource(&row)).map_err(|_| {
+            DomainError::Forbidden(
+                "this version is in production: only the model's owner, its team's admins and \
+                 server admins change it"
+                    .into(),
+            )
+        })?;
+    }
+    if !req.metadata.is_empty() {
+        let (keys, _) = metadata_parts(&req.metadata);
+        if repo::metadata_key_count_with(&mut *tx, id, &keys).await? > MAX_VERSION_METADATA_KEYS {
+            return Err(DomainError::field(
+                "metadata",
+                format!("a version holds at most {MAX_VERSION_METADATA_KEYS} metadata keys"),
+            ));
+        }
+    }
     if let Some(name) = name.filter(|n| !n.is_empty())
         && let Some(other) = repo::version_id_by_name_or_alias(&mut *tx, row.id, name).await?
         && other != id
@@ -738,8 +762,20 @@ pub async fn compare(
 ) -> Result<ModelVersionComparison> {
     let mut conn = pool.acquire().await?;
     let row = visible_model(&mut *conn, actor, model).await?;
-    let mut ids: Vec<Uuid> = Vec::new();
+    let mut references: Vec<&str> = Vec::new();
     for reference in versions.iter().map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        if !references.contains(&reference) {
+            references.push(reference);
+        }
+    }
+    if references.len() > MAX_COMPARED_VERSIONS {
+        return Err(DomainError::field(
+            "version",
+            format!("at most {MAX_COMPARED_VERSIONS} versions at a time"),
+        ));
+    }
+    let mut ids: Vec<Uuid> = Vec::new();
+    for reference in references {
         let id = resolve_version(&mut conn, row.id, reference)
             .await?
             .ok_or_else(|| {
@@ -830,14 +866,56 @@ pub(crate) async fn link_new_run(
     authorize(actor, Action::Update, resource(&row)).map_err(|_| refused())?;
     repo::lock_model(&mut *tx, row.id).await?;
     let version = match spec_model.reused_version() {
-        Some(name) => match repo::version_id_by_name_or_alias(&mut *tx, row.id, name).await? {
-            Some(id) => id,
+        // By name only: an alias moves, and must not redirect runs to another version.
+        Some(name) => match repo::version_id_by_name(&mut *tx, row.id, name).await? {
+            Some(id) => {
+                let current = repo::version_stage(&mut *tx, id).await?;
+                if stage(&current.stage) == ModelStage::Production
+                    && authorize(actor, Action::Promote, resource(&row)).is_err()
+                {
+                    return Err(DomainError::field(
+                        "model",
+                        format!(
+                            "version {name} of {} is in production: only the model's owner, \
+                             its team's admins and server admins may run into it",
+                            row.name
+                        ),
+                    ));
+                }
+                id
+            }
             None => repo::insert_version(tx, row.id, Some(name), "", &[], actor.user_id).await?,
         },
         None => repo::insert_version(tx, row.id, None, "", &[], actor.user_id).await?,
     };
     repo::link_run(&mut *tx, version, run).await?;
     Ok(())
+}
+
+/// The model version a run made or reused, as (model, version), when the actor may
+/// see the model.
+pub async fn version_of_run(
+    pool: &PgPool,
+    actor: &Principal,
+    run: Uuid,
+) -> Result<Option<(String, VersionRef)>> {
+    let Some((version, model)) = repo::version_of_run(pool, run).await? else {
+        return Ok(None);
+    };
+    let Some(row) = repo::model(pool, actor.user_id, Some(model), "").await? else {
+        return Ok(None);
+    };
+    if authorize(actor, Action::Read, resource(&row)).is_err() {
+        return Ok(None);
+    }
+    let stage = repo::version_stage(pool, version).await?;
+    Ok(Some((
+        row.name,
+        VersionRef {
+            number: stage.number,
+            name: stage.name,
+        },
+    )))
 }
 
 /// Links a run's output to the run's model version (if the run has one).
@@ -851,20 +929,27 @@ pub(crate) async fn link_run_output(
     Ok(())
 }
 
-/// Metadata a step of the run logged on the run's model version.
+/// Metadata a step of the run logged on the run's model version. Answers why nothing
+/// was stored when the version holds too many keys already (the step's result still
+/// counts).
 pub(crate) async fn log_run_metadata(
     tx: &mut sqlx::PgConnection,
     run: Uuid,
     step_run: Uuid,
     metadata: &Map<String, Value>,
-) -> Result<()> {
+) -> Result<Option<String>> {
     let Some((version, _model)) = repo::version_of_run(&mut *tx, run).await? else {
         // The run started before its pipeline declared a model: nothing to link to.
-        return Ok(());
+        return Ok(None);
     };
     let (keys, values) = metadata_parts(metadata);
+    if repo::metadata_key_count_with(&mut *tx, version, &keys).await? > MAX_VERSION_METADATA_KEYS {
+        return Ok(Some(format!(
+            "a version holds at most {MAX_VERSION_METADATA_KEYS} metadata keys"
+        )));
+    }
     repo::upsert_metadata(tx, version, &keys, &values, Some((run, step_run))).await?;
-    Ok(())
+    Ok(None)
 }
 
 /// A cache hit of step run `source`: what it logged on its model version is logged
@@ -882,5 +967,6 @@ pub(crate) async fn copy_cached_metadata(
     if logged.is_empty() {
         return Ok(());
     }
-    log_run_metadata(tx, run, step_run, &logged).await
+    log_run_metadata(tx, run, step_run, &logged).await?;
+    Ok(())
 }

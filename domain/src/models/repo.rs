@@ -455,6 +455,14 @@ pub(crate) async fn upsert_metadata(
     values: &[Value],
     logged_by: Option<(Uuid, Uuid)>,
 ) -> sqlx::Result<()> {
+    // The version row first, as every other change of a version does: no deadlock
+    // with a concurrent update of the same version.
+    sqlx::query!(
+        "update model_version set updated_at = now() where id = $1",
+        id
+    )
+    .execute(&mut *db)
+    .await?;
     sqlx::query!(
         "insert into model_version_metadata (model_version_id, key, value, run_id, step_run_id)
          select $1, k, v, $4, $5 from unnest($2::text[], $3::jsonb[]) as m(k, v)
@@ -469,13 +477,40 @@ pub(crate) async fn upsert_metadata(
     )
     .execute(&mut *db)
     .await?;
-    sqlx::query!(
-        "update model_version set updated_at = now() where id = $1",
-        id
-    )
-    .execute(db)
-    .await?;
     Ok(())
+}
+
+/// How many metadata keys a version would hold with `keys` added.
+pub(crate) async fn metadata_key_count_with(
+    db: impl sqlx::PgExecutor<'_>,
+    id: Uuid,
+    keys: &[String],
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from (
+             select key from model_version_metadata where model_version_id = $1
+             union
+             select unnest($2::text[])) k"#,
+        id,
+        keys
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// The id of a model's version by name only (any case).
+pub(crate) async fn version_id_by_name(
+    db: impl sqlx::PgExecutor<'_>,
+    model: Uuid,
+    name: &str,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar!(
+        "select id from model_version where model_id = $1 and lower(name) = lower($2)",
+        model,
+        name
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// What the step run `source` logged on its run's model version, as (key, value).
@@ -580,8 +615,8 @@ pub(crate) struct LinkedArtifactRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Artifact versions linked to a version whose run the viewer may see: models and
-/// deployments first, then newest first.
+/// Artifact versions linked to a version whose pipeline the viewer may see (the rule
+/// of artifact pages): models and deployments first, then newest first.
 pub(crate) async fn linked_artifacts(
     db: impl sqlx::PgExecutor<'_>,
     viewer: Uuid,
@@ -597,10 +632,11 @@ pub(crate) async fn linked_artifacts(
              from model_version_artifact mva
              join artifact_version av on av.id = mva.artifact_version_id
              join artifact a on a.id = av.artifact_id
+             join pipeline p on p.id = a.pipeline_id
              left join pipeline_run r on r.id = av.run_id
-             left join team_member tm on tm.team_id = r.team_id and tm.user_id = $1
+             left join team_member tm on tm.team_id = p.team_id and tm.user_id = $1
             where mva.model_version_id = $3
-              and ($2 or r.author_id = $1 or tm.user_id is not null)
+              and ($2 or p.owner_id = $1 or tm.user_id is not null)
             order by case mva.kind when 'model' then 0 when 'deployment' then 1 else 2 end,
                      av.created_at desc
             limit $4"#,

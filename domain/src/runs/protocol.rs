@@ -637,7 +637,10 @@ pub async fn finish_step(
     }
     let mut problems = Vec::new();
     check_metadata(&req.metadata, &mut problems);
-    weir_api::models::check_metadata("model_metadata", &req.model_metadata, &mut problems);
+    // Model metadata that cannot be stored is reported in the step's log; it never
+    // turns a step's result into a refusal (its outputs are uploaded already).
+    let mut model_problems = Vec::new();
+    weir_api::models::check_metadata("model_metadata", &req.model_metadata, &mut model_problems);
     if req.logs.len() > MAX_LOG_BATCH {
         problems.push(FieldError::new(
             "logs",
@@ -848,28 +851,38 @@ pub async fn finish_step(
     }
     // Without a model the values have nowhere to go; the step's result still counts
     // and its log says why they were left out.
-    let model_metadata_note = if req.model_metadata.is_empty() {
-        None
-    } else if spec.model.is_some() {
-        crate::models::log_run_metadata(&mut tx, caller.run_id, row.id, &req.model_metadata)
-            .await?;
-        None
-    } else {
-        Some(NewLogLine {
-            step: Some(step_name.to_string()),
-            attempt: req.attempt,
-            stream: LogStream::System,
-            at: chrono::Utc::now(),
-            line: format!(
-                "model metadata not stored ({}): the pipeline declares no model",
-                req.model_metadata
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })
+    let keys = || {
+        req.model_metadata
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
     };
+    let not_stored = if req.model_metadata.is_empty() {
+        None
+    } else if spec.model.is_none() {
+        Some("the pipeline declares no model".to_string())
+    } else if !model_problems.is_empty() {
+        Some(
+            model_problems
+                .iter()
+                .map(|p| format!("{}: {}", p.field, p.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    } else {
+        crate::models::log_run_metadata(&mut tx, caller.run_id, row.id, &req.model_metadata).await?
+    };
+    let model_metadata_note = not_stored.map(|why| NewLogLine {
+        step: Some(step_name.to_string()),
+        attempt: req.attempt,
+        stream: LogStream::System,
+        at: chrono::Utc::now(),
+        line: truncate(
+            &format!("model metadata not stored ({}): {why}", keys()),
+            4000,
+        ),
+    });
     let logs: Vec<NewLogLine> = req
         .logs
         .into_iter()
