@@ -715,7 +715,7 @@ mod tests {
         map.insert("big".into(), json!("x".repeat(MAX_METADATA_VALUE)));
         check_metadata("metadata", &map, &mut problems);
         let fields: Vec<String> = problems.into_iter().map(|p| p.field).collect();
-        assert_eq!(fields, ["metadata.big", "metadata.nul"]);
+        assert_eq!(fields, ["metadata.nul", "metadata.big"]);
     }
 
     #[test]
