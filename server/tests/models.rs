@@ -872,3 +872,117 @@ async fn runs_of_a_pipeline_with_a_model_make_versions_and_link_their_outputs(po
         "{logs}"
     );
 }
+
+async fn post_form(app: &axum::Router, uri: &str, form: &[(&str, &str)], cookie: &str) -> Answer {
+    let req = axum::http::Request::post(uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("host", "localhost")
+        .header("origin", "http://localhost")
+        .header("cookie", cookie);
+    let body = serde_urlencoded::to_string(form).expect("form");
+    send(
+        app,
+        req.body(axum::body::Body::from(body)).expect("request"),
+    )
+    .await
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_dashboard_pages_show_models_and_the_stage_form_changes_stages(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    let admin = admin_key(&app, &pool).await;
+    let cookie = sign_in(&app, "admin", ADMIN_PASSWORD).await;
+    let page = |uri: &str| {
+        let (app, uri, cookie) = (app.clone(), uri.to_string(), cookie.clone());
+        async move {
+            let answer = get_with(&app, &uri, &[("cookie", &cookie)]).await;
+            assert_eq!(answer.status, 200, "{uri}");
+            answer.text
+        }
+    };
+    // An empty registry says what to do next.
+    assert!(page("/models").await.contains("No models yet"));
+
+    register_model(&app, &admin, json!({"name": "iris", "license": "MIT"})).await;
+    new_version(
+        &app,
+        &admin,
+        "iris",
+        json!({"metadata": {"accuracy": 0.91}}),
+    )
+    .await;
+    new_version(
+        &app,
+        &admin,
+        "iris",
+        json!({"metadata": {"accuracy": 0.96}}),
+    )
+    .await;
+    assert_eq!(
+        promote(&app, &admin, "iris", "1", "production")
+            .await
+            .status,
+        200
+    );
+
+    let list = page("/models").await;
+    assert!(list.contains("Production version of iris"), "{list}");
+    let model = page("/models/iris").await;
+    assert!(
+        model.contains("Compare version 2") && model.contains("0.96"),
+        "{model}"
+    );
+    let confirm = page("/models/iris/versions/2/stage?to=production").await;
+    assert!(
+        confirm.contains("#1 is in production now; it will be archived."),
+        "{confirm}"
+    );
+    assert!(confirm.contains("/forms/models/stage"), "{confirm}");
+
+    // A stage that is not one is refused by the form, and nothing changes.
+    let bad = post_form(
+        &app,
+        "/forms/models/stage",
+        &[("model", "iris"), ("version", "2"), ("stage", "prod")],
+        &cookie,
+    )
+    .await;
+    assert_eq!(bad.status, 303);
+    assert!(
+        page("/models/iris/versions/2")
+            .await
+            .contains("Choose a stage")
+    );
+    let confirmed = post_form(
+        &app,
+        "/forms/models/stage",
+        &[
+            ("model", "iris"),
+            ("version", "2"),
+            ("stage", "production"),
+            ("reason", "better accuracy"),
+        ],
+        &cookie,
+    )
+    .await;
+    assert_eq!(confirmed.status, 303, "{}", confirmed.text);
+    assert_eq!(
+        confirmed.header("location"),
+        Some("/models/iris/versions/2")
+    );
+    let version = page("/models/iris/versions/2").await;
+    assert!(
+        version.contains(
+            "Version #2 is now in production. Version #1 was in production and is archived."
+        ),
+        "{version}"
+    );
+    assert!(version.contains("better accuracy"), "{version}");
+    let first = ok(&app, "GET", "/api/v1/models/iris/versions/1", None, &admin).await;
+    assert_eq!(first["stage"], "archived");
+    let compared = page("/models/iris/compare?version=1&version=2").await;
+    assert!(
+        compared.contains("accuracy across the compared versions"),
+        "{compared}"
+    );
+}
