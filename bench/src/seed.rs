@@ -245,7 +245,20 @@ pub async fn run(options: &Options) -> anyhow::Result<Seeded> {
         }
         None => None,
     };
-    sqlx::query("analyze").execute(&db).await?;
+    // As the server does when a run ends: its step runs per status are kept with it.
+    sqlx::query(
+        r#"update pipeline_run r
+              set step_counts = coalesce((select jsonb_object_agg(c.status, c.n)
+                                            from (select status, count(*) as n from step_run
+                                                   where run_id = r.id group by status) c),
+                                         '{}'::jsonb)
+            where r.finished_at is not null and r.step_counts is null
+              and r.name like $1 || '-%'"#,
+    )
+    .bind(&options.prefix)
+    .execute(&db)
+    .await?;
+    sqlx::query("vacuum analyze").execute(&db).await?;
     Ok(Seeded { big_run })
 }
 

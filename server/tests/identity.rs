@@ -274,6 +274,35 @@ async fn api_keys_are_shown_once_work_as_bearer_and_die_when_revoked(pool: PgPoo
     assert_eq!(malformed.status, 401);
 }
 
+/// A key revoked where this server cannot see it (another replica, or the database
+/// directly) stops working within the key cache's second.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_key_revoked_elsewhere_stops_working_within_a_second(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    let key = admin_key(&app, &pool).await;
+    let auth = [("authorization", bearer(&key))];
+    assert_eq!(
+        get_with(&app, "/api/v1/users/me", &h(&auth)).await.status,
+        200
+    );
+    let used: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("select last_used_at from api_key")
+            .fetch_one(&pool)
+            .await
+            .expect("key");
+    assert!(used.is_some(), "the first use is recorded");
+
+    sqlx::query("update api_key set revoked_at = now()")
+        .execute(&pool)
+        .await
+        .expect("revoke");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        get_with(&app, "/api/v1/users/me", &h(&auth)).await.status,
+        401
+    );
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn roles_admins_people_and_service_accounts(pool: PgPool) {
     weir_domain::system::ensure_installation(&pool)

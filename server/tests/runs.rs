@@ -503,6 +503,33 @@ async fn a_run_is_driven_with_its_token_and_tracked_with_lineage(pool: PgPool) {
     )
     .await;
     assert_eq!(runs["items"].as_array().expect("items").len(), 1);
+    // A finished run's counts are kept with it when it ends; a live run's are counted.
+    assert_eq!(runs["items"][0]["step_counts"], json!({"completed": 2}));
+    let kept: Option<Value> =
+        sqlx::query_scalar("select step_counts from pipeline_run where id = $1")
+            .bind(uuid::Uuid::parse_str(&run).expect("run id"))
+            .fetch_one(&pool)
+            .await
+            .expect("kept counts");
+    assert_eq!(kept, Some(json!({"completed": 2})));
+    let all = ok(&app, "GET", "/api/v1/runs?pipeline=p", None, &admin).await;
+    let live = all["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|r| r["id"] == json!(other_run))
+        .expect("the live run is listed");
+    assert!(live["finished_at"].is_null());
+    assert_eq!(
+        live["step_counts"]
+            .as_object()
+            .expect("counts")
+            .values()
+            .filter_map(Value::as_i64)
+            .sum::<i64>(),
+        2,
+        "a live run's two steps are counted: {live}"
+    );
     let tagged = ok(
         &app,
         "GET",
@@ -713,6 +740,18 @@ async fn runs_without_heartbeat_are_failed_by_the_reaper(pool: PgPool) {
     )
     .await;
     assert_eq!(steps["items"][0]["status_reason"], "heartbeat lost");
+    let listed = ok(&app, "GET", "/api/v1/runs", None, &admin).await;
+    let lost_listed = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|r| r["id"] == json!(lost))
+        .expect("the lost run is listed");
+    assert_eq!(
+        lost_listed["step_counts"],
+        json!({"failed": 1, "skipped": 1}),
+        "the reaper keeps the counts of the steps it ended"
+    );
     assert_eq!(
         ok(&app, "GET", &format!("/api/v1/runs/{alive}"), None, &admin).await["status"],
         "initializing"

@@ -13,7 +13,7 @@ use weir_api::names;
 use weir_api::pagination::{Page, PageQuery};
 
 use super::repo::{self, ApiKeyRow, NewApiKey};
-use super::{Action, Credential, Principal, Resource, authorize};
+use super::{Action, Credential, Principal, Resource, authorize, key_cache};
 use crate::audit::{self, AuditAction, AuditEvent};
 use crate::{DomainError, Result};
 
@@ -199,23 +199,40 @@ pub async fn revoke(
         .await?
         .ok_or(DomainError::NotFound)?;
     tx.commit().await?;
+    super::key_cache::forget_all();
     Ok(key.into())
 }
 
-/// The principal behind a bearer key, if the key is live and its owner active.
+/// The principal behind a bearer key, if the key is live and its owner active. A key
+/// found live is trusted for up to a second without asking the database again
+/// ([`key_cache`](super::key_cache)); revocations through this server apply at once.
 pub async fn authenticate(pool: &PgPool, bearer: &str) -> Result<Option<Principal>> {
     if !bearer.starts_with("weir_") || bearer.len() > 100 {
         return Ok(None);
     }
-    Ok(repo::authenticate_api_key(pool, &secret_hash(bearer))
-        .await?
-        .map(|(key_id, user)| Principal {
-            user_id: user.id,
-            name: user.name,
-            is_admin: user.is_admin,
-            is_service_account: user.is_service_account,
-            credential: Credential::ApiKey(key_id),
-        }))
+    let hash = secret_hash(bearer);
+    let now = std::time::Instant::now();
+    if let Some(principal) = key_cache::lookup(&hash, now) {
+        return Ok(Some(principal));
+    }
+    let generation = key_cache::generation();
+    let Some(key) = repo::authenticate_api_key(pool, &hash).await? else {
+        return Ok(None);
+    };
+    let principal = Principal {
+        user_id: key.user.id,
+        name: key.user.name,
+        is_admin: key.user.is_admin,
+        is_service_account: key.user.is_service_account,
+        credential: Credential::ApiKey(key.id),
+    };
+    // The key's expiry as an instant of this process's clock.
+    let expires = key.expires_at.map(|at| {
+        let left = (at - Utc::now()).to_std().unwrap_or_default();
+        now + left
+    });
+    key_cache::remember(&hash, principal.clone(), generation, now, expires);
+    Ok(Some(principal))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod bootstrap;
+mod key_cache;
 pub mod password;
 mod repo;
 pub mod sign_in;

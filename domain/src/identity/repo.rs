@@ -308,14 +308,22 @@ pub(crate) async fn revoke_user_api_keys(
     Ok(())
 }
 
+/// A live key found by [`authenticate_api_key`].
+pub(crate) struct LiveKey {
+    pub id: Uuid,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub user: UserRow,
+}
+
 /// The live key with this hash and its active owner; marks it used (at most once a
 /// minute, so reads do not turn into a write per request).
 pub(crate) async fn authenticate_api_key(
     db: impl sqlx::PgExecutor<'_> + Copy,
     secret_hash: &[u8],
-) -> sqlx::Result<Option<(Uuid, UserRow)>> {
+) -> sqlx::Result<Option<LiveKey>> {
     let row = sqlx::query!(
-        r#"select k.id as key_id, k.last_used_at as "last_used_at: chrono::DateTime<chrono::Utc>", u.id, u.name, u.display_name, u.email,
+        r#"select k.id as key_id, k.last_used_at as "last_used_at: chrono::DateTime<chrono::Utc>",
+                k.expires_at as "expires_at: chrono::DateTime<chrono::Utc>", u.id, u.name, u.display_name, u.email,
                 u.password_hash, u.is_admin, u.is_service_account, u.active, u.session_epoch,
                 u.created_at as "created_at: chrono::DateTime<chrono::Utc>"
            from api_key k join app_user u on u.id = k.user_id
@@ -339,9 +347,10 @@ pub(crate) async fn authenticate_api_key(
         .execute(db)
         .await?;
     }
-    Ok(Some((
-        row.key_id,
-        UserRow {
+    Ok(Some(LiveKey {
+        id: row.key_id,
+        expires_at: row.expires_at,
+        user: UserRow {
             id: row.id,
             name: row.name,
             display_name: row.display_name,
@@ -353,7 +362,7 @@ pub(crate) async fn authenticate_api_key(
             session_epoch: row.session_epoch,
             created_at: row.created_at,
         },
-    )))
+    }))
 }
 
 pub(crate) async fn update_profile(

@@ -183,6 +183,7 @@ pub async fn deactivate(
         .await?
         .ok_or(DomainError::NotFound)?;
     tx.commit().await?;
+    super::key_cache::forget_all();
     Ok(user.into())
 }
 
@@ -283,6 +284,7 @@ pub async fn change_password(
     )
     .await?;
     tx.commit().await?;
+    super::key_cache::forget_all();
     Ok(epoch)
 }
 

@@ -135,6 +135,15 @@ async fn runs_from(db: impl sqlx::PgExecutor<'_>, rows: Vec<RunRow>) -> Result<V
         .collect())
 }
 
+/// `{"completed": 9, "failed": 1}` (the runs list's counts) → counts per status.
+fn step_counts_from_json(json: &serde_json::Value) -> BTreeMap<ExecutionStatus, i64> {
+    json.as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(s, n)| Some((ExecutionStatus::parse(s)?, n.as_i64()?)))
+        .collect()
+}
+
 pub(crate) fn version_from(row: VersionRow) -> ArtifactVersion {
     let producer = match (row.producer_step_run_id, row.producer_run_id) {
         (Some(step_run_id), Some(run_id)) => Some(StepRef {
@@ -524,7 +533,13 @@ pub async fn list_runs(
         limit,
     )
     .await?;
-    let runs = runs_from(pool, rows).await?;
+    let runs = rows
+        .into_iter()
+        .map(|row| {
+            let counts = step_counts_from_json(&row.step_counts);
+            run_from(row.run, counts)
+        })
+        .collect();
     Ok(Page::from_rows(runs, limit, |r: &Run| match sort {
         RunSort::Name => RunCursor::Name(r.name.clone(), r.id),
         RunSort::Newest | RunSort::Oldest => RunCursor::Created(r.created_at, r.id),
@@ -870,4 +885,23 @@ pub async fn reap_lost(pool: &PgPool, settings: &RunSettings) -> Result<(usize, 
         );
     }
     Ok((runs.len(), steps))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_counts_come_from_the_lists_json_and_skip_what_is_not_a_count() {
+        let json = serde_json::json!({"completed": 9, "failed": 1, "bogus": 3, "running": "x"});
+        let counts = step_counts_from_json(&json);
+        assert_eq!(
+            counts,
+            BTreeMap::from([
+                (ExecutionStatus::Completed, 9),
+                (ExecutionStatus::Failed, 1)
+            ])
+        );
+        assert!(step_counts_from_json(&serde_json::json!(null)).is_empty());
+    }
 }

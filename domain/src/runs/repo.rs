@@ -59,10 +59,19 @@ pub(crate) async fn run(
     .await
 }
 
-/// Runs the viewer may see, newest first, before the `(created_at, id)` cursor.
-#[allow(clippy::too_many_arguments)]
-/// One page of the runs list (one row more than `limit` when there are more). Built
-/// from the filters given, so each query is one the planner can serve from an index.
+/// A row of the runs list: the run and its step runs per status, as a JSON object
+/// (`{"completed": 9, "failed": 1}`): kept with a finished run ([`keep_step_counts`]),
+/// counted in the same statement for a live one.
+#[derive(sqlx::FromRow)]
+pub(crate) struct RunListRow {
+    #[sqlx(flatten)]
+    pub run: RunRow,
+    pub step_counts: Value,
+}
+
+/// One page of the runs list (one row more than `limit` when there are more), with
+/// each run's step counts: one statement per page. Built from the filters given, so
+/// each query is one the planner can serve from an index.
 pub(crate) async fn list_runs(
     db: impl sqlx::PgExecutor<'_>,
     viewer: Uuid,
@@ -70,7 +79,7 @@ pub(crate) async fn list_runs(
     list: &super::RunListQuery<'_>,
     after: Option<&super::RunCursor>,
     limit: u32,
-) -> sqlx::Result<Vec<RunRow>> {
+) -> sqlx::Result<Vec<RunListRow>> {
     use super::RunCursor;
     use weir_api::runs::RunSort;
 
@@ -79,7 +88,12 @@ pub(crate) async fn list_runs(
                 s.version as snapshot_version, r.stack_name, r.status,
                 r.status_reason, r.trigger, r.author_id, u.name as author_name,
                 t.name as team_name, m.role as my_role, r.tags, r.parameters,
-                r.created_at, r.started_at, r.finished_at, r.heartbeat_at
+                r.created_at, r.started_at, r.finished_at, r.heartbeat_at,
+                coalesce(r.step_counts,
+                         (select jsonb_object_agg(c.status, c.n)
+                            from (select status, count(*) as n from step_run
+                                   where run_id = r.id group by status) c),
+                         '{}'::jsonb) as step_counts
            from pipeline_run r
            join pipeline p on p.id = r.pipeline_id
            join snapshot s on s.id = r.snapshot_id
@@ -150,7 +164,7 @@ pub(crate) async fn list_runs(
         RunSort::Name => " order by r.name, r.id",
     });
     q.push(" limit ").push_bind(i64::from(limit) + 1);
-    q.build_query_as::<RunRow>().fetch_all(db).await
+    q.build_query_as::<RunListRow>().fetch_all(db).await
 }
 
 /// Runs per status created since `since`, among those `viewer` may see.
@@ -421,6 +435,29 @@ pub(crate) async fn finish_run(
         reason
     )
     .execute(&mut *db)
+    .await?;
+    keep_step_counts(&mut *db, &[id]).await
+}
+
+/// Stores the step runs per status with runs that have just ended (after their steps
+/// were ended): the runs list reads them from there instead of counting.
+pub(crate) async fn keep_step_counts(
+    db: impl sqlx::PgExecutor<'_>,
+    runs: &[Uuid],
+) -> sqlx::Result<()> {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        "update pipeline_run r
+            set step_counts = coalesce((select jsonb_object_agg(c.status, c.n)
+                                          from (select status, count(*) as n from step_run
+                                                 where run_id = r.id group by status) c),
+                                       '{}'::jsonb)
+          where r.id = any($1) and r.finished_at is not null",
+        runs
+    )
+    .execute(db)
     .await?;
     Ok(())
 }
@@ -1275,6 +1312,7 @@ pub(crate) async fn reap(
     .execute(&mut *db)
     .await?
     .rows_affected();
+    keep_step_counts(&mut *db, &runs).await?;
     Ok((runs, steps))
 }
 
