@@ -124,7 +124,7 @@ impl Client {
                 source,
             })?;
         if !res.status().is_success() {
-            return Err(api_error(res).await);
+            return Err(api_error(res, path).await);
         }
         decode(res).await
     }
@@ -180,7 +180,7 @@ impl Client {
                 source,
             })?;
         if !res.status().is_success() {
-            return Err(api_error(res).await);
+            return Err(api_error(res, path).await);
         }
         Ok(())
     }
@@ -280,12 +280,18 @@ async fn decode<T: DeserializeOwned>(res: reqwest::Response) -> Result<T, Client
     serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
 }
 
-async fn api_error(res: reqwest::Response) -> ClientError {
+/// The server's generic answer for something missing or not visible to the caller.
+const GENERIC_NOT_FOUND: &str = "no such resource";
+
+async fn api_error(res: reqwest::Response, path: &str) -> ClientError {
     let status = res.status().as_u16();
     match res.json::<ErrorResponse>().await {
         Ok(body) => ClientError::Api {
             status,
-            message: body.error.message,
+            message: match missing_from_path(path) {
+                Some(what) if status == 404 && body.error.message == GENERIC_NOT_FOUND => what,
+                _ => body.error.message,
+            },
             fields: body.error.fields,
         },
         Err(_) => ClientError::Api {
@@ -296,9 +302,115 @@ async fn api_error(res: reqwest::Response) -> ClientError {
     }
 }
 
+/// What a 404 for `path` was about, from the path's `collection/name` pairs:
+/// `/api/v1/models/iris/versions/3/stage` → `no version "3" of model "iris" that you can
+/// see`. `None` for paths outside `/api/v1/` or without a named resource.
+fn missing_from_path(path: &str) -> Option<String> {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let rest = path.strip_prefix("/api/v1/")?;
+    let parts: Vec<String> = rest
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(percent_decode)
+        .collect();
+    // `/flavors/{type}/{name}`: the type qualifies the flavor.
+    if let [flavors, kind, name, ..] = parts.as_slice()
+        && flavors == "flavors"
+    {
+        return Some(format!("no {kind} flavor {name:?}"));
+    }
+    // Words that end a path as an action (`/runs/compare`), not as a name.
+    const ACTIONS: [&str; 6] = [
+        "accept", "preview", "register", "rotate", "compare", "current",
+    ];
+    let named: Vec<(String, &str)> = parts
+        .chunks_exact(2)
+        .take_while(|pair| !ACTIONS.contains(&pair[1].as_str()))
+        .map(|pair| (singular(&pair[0]), pair[1].as_str()))
+        .collect();
+    let ((kind, name), parents) = named.split_last()?;
+    let mut text = format!("no {kind} {name:?}");
+    for (kind, name) in parents.iter().rev() {
+        text.push_str(&format!(" of {kind} {name:?}"));
+    }
+    text.push_str(" that you can see");
+    Some(text)
+}
+
+/// `model-versions` → `model version`, `aliases` → `alias`.
+fn singular(collection: &str) -> String {
+    let words = collection.replace('-', " ");
+    if let Some(stem) = words.strip_suffix("ses") {
+        format!("{stem}s")
+    } else if let Some(stem) = words.strip_suffix('s') {
+        stem.to_string()
+    } else {
+        words
+    }
+}
+
+/// `%2F` → `/`; a malformed escape is kept as it is.
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_resource_is_named_from_the_path() {
+        assert_eq!(
+            missing_from_path("/api/v1/models/nope/share").as_deref(),
+            Some("no model \"nope\" that you can see")
+        );
+        assert_eq!(
+            missing_from_path("/api/v1/models/iris/versions/3/stage").as_deref(),
+            Some("no version \"3\" of model \"iris\" that you can see")
+        );
+        assert_eq!(
+            missing_from_path("/api/v1/models/iris/aliases/champion").as_deref(),
+            Some("no alias \"champion\" of model \"iris\" that you can see")
+        );
+        assert_eq!(
+            missing_from_path("/api/v1/artifact-versions/a%2Fb?x=1").as_deref(),
+            Some("no artifact version \"a/b\" that you can see")
+        );
+        assert_eq!(
+            missing_from_path("/api/v1/stacks/prod%zz").as_deref(),
+            Some("no stack \"prod%zz\" that you can see")
+        );
+        assert_eq!(
+            missing_from_path("/api/v1/runs/r1/steps/train/start").as_deref(),
+            Some("no step \"train\" of run \"r1\" that you can see")
+        );
+        assert_eq!(
+            missing_from_path("/api/v1/flavors/artifact_store/gcs").as_deref(),
+            Some("no artifact_store flavor \"gcs\"")
+        );
+        assert_eq!(missing_from_path("/api/v1/runs/compare?run=a&run=b"), None);
+        assert_eq!(missing_from_path("/api/v1/invitations/accept"), None);
+        assert_eq!(missing_from_path("/api/v1/runs"), None);
+        assert_eq!(missing_from_path("/ready"), None);
+    }
 
     #[test]
     fn only_http_urls_are_accepted() {

@@ -215,6 +215,10 @@ async fn the_yaml_example_runs_end_to_end_and_reuses_what_did_not_change(pool: P
         .ok(&["pipeline", "register", file.to_str().expect("path")])
         .await;
     assert!(out.contains("iris-yaml"), "{out}");
+    // Something missing is named in the CLI's error, not left as "no such resource".
+    let (code, _, err) = cli.run(&["model", "share", "nope", "--team", "ml"]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("no model \"nope\" that you can see"), "{err}");
 
     let out = cli
         .ok(&[
