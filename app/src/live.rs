@@ -10,8 +10,9 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{EventSource, MessageEvent};
 
 /// Calls `changed` on each `update` of the run's stream, until the stream says the run
-/// has ended or the reactive owner (the page) goes away. The browser reconnects a broken
-/// stream by itself; the page then reads the run again.
+/// has ended or the reactive owner (the page) goes away, and once whenever the stream
+/// opens (changes before it went unheard). The browser reconnects a broken stream by
+/// itself; the page then reads the run again.
 pub fn follow_run(run: &str, changed: impl Fn() + 'static) {
     let url = format!("/api/v1/runs/{}/events", run.replace('/', "%2F"));
     let Ok(source) = EventSource::new(&url) else {
@@ -22,16 +23,12 @@ pub fn follow_run(run: &str, changed: impl Fn() + 'static) {
         let changed = changed.clone();
         Closure::<dyn Fn(MessageEvent)>::new(move |_: MessageEvent| changed())
     };
-    let seen_ready = std::cell::Cell::new(false);
     let on_ready = {
         let changed = changed.clone();
-        // The first `ready` opens the stream; a later one follows a reconnection, and
-        // changes may have been missed in between.
-        Closure::<dyn Fn(MessageEvent)>::new(move |_: MessageEvent| {
-            if seen_ready.replace(true) {
-                changed();
-            }
-        })
+        // `ready` means the stream listens. What the page shows was read before that
+        // (rendered on the server, or read before a reconnection), so a change may have
+        // fallen in between: read it again once, now that no later change can be missed.
+        Closure::<dyn Fn(MessageEvent)>::new(move |_: MessageEvent| changed())
     };
     let on_end = {
         let source = source.clone();

@@ -264,13 +264,26 @@ test('run page: a step finishing while the page is open changes colour without a
   await driver.start('slow');
   const errors = watchErrors(page);
 
+  // Hold the page's event stream until the step has finished: a change that falls
+  // between reading the run and listening to its stream must still reach the page.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let asked = false;
+  await page.route('**/api/v1/runs/*/events', async (route) => {
+    asked = true;
+    await held;
+    await route.continue();
+  });
+
   await signIn(page, js, `/runs/${created.run.id}`);
   const slow = page.locator('a.dag-link[data-step="slow"] g');
   await expect(slow).toHaveClass(/tone-running/);
   // Mark the document: a reload would lose the mark.
   await page.evaluate(() => ((window as unknown as { __mark: number }).__mark = 42));
+  await expect.poll(() => asked).toBe(true);
 
   await driver.finish('slow', { status: 'completed', logs: [{ stream: 'stdout', at: new Date().toISOString(), line: 'slow is done' }] });
+  release();
   await expect(slow).toHaveClass(/tone-ok/);
   await expect(page.getByRole('region', { name: 'Logs' })).toContainText('slow is done');
   await driver.start('later');
