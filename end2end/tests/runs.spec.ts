@@ -238,7 +238,7 @@ test('runs: the list with status badges, its filters in the address, and a run w
   await ready(page, js);
   const versions = page.getByRole('table', { name: 'Versions' });
   await expect(versions).toContainText(`${good} · step a`);
-  await versions.getByRole('link', { name: 'v1' }).click();
+  await versions.getByRole('link', { name: 'v1', exact: true }).click();
   await expect(page.getByRole('heading', { level: 1, name: `${pipeline}.a.o v1` })).toBeVisible();
 
   // A run that does not exist says so.
