@@ -2,7 +2,9 @@
 //! back by the steps that consume them.
 //!
 //! Built in: `String` (text), numbers and `bool` (JSON), `Vec<u8>` (raw bytes), and any
-//! other serde type (JSON, or MessagePack above 1 MiB). A type of your own with its own
+//! other serde type (JSON, or MessagePack above 1 MiB; a serde value whose JSON is at
+//! most [`PREVIEW_LIMIT`] also gets a JSON preview, shown as a tree by the dashboard).
+//! A type of your own with its own
 //! file format implements [`Materializer`]; it then wins over serde, so a type can be
 //! `Serialize` and still use its own format.
 
@@ -131,6 +133,9 @@ pub const JSON: &str = "json";
 pub const MSGPACK: &str = "msgpack";
 /// Serde values whose JSON is larger are written as MessagePack instead.
 pub const JSON_LIMIT: usize = 1 << 20;
+/// Serde values whose JSON is at most this large get a JSON preview beside the
+/// artifact; larger ones would only be a second copy too big to read as a tree.
+pub const PREVIEW_LIMIT: usize = 64 << 10;
 
 impl Materializer for String {
     const NAME: &'static str = "text";
@@ -278,9 +283,14 @@ impl<T: Serialize + DeserializeOwned> Codec<T> for SerdeCodec<T> {
         match serde_json::to_writer(&mut capped, value) {
             Ok(()) => {
                 writer.write_all(&capped.bytes)?;
+                let visualizations = if capped.bytes.len() <= PREVIEW_LIMIT {
+                    preview(&capped.bytes).into_iter().collect()
+                } else {
+                    vec![]
+                };
                 Ok(Saved {
                     materializer: JSON,
-                    visualizations: vec![],
+                    visualizations,
                 })
             }
             Err(e) if e.is_io() => {
@@ -310,6 +320,15 @@ impl<T: Serialize + DeserializeOwned> Codec<T> for SerdeCodec<T> {
 
     fn value_of(&self, value: &Value) -> Result<T, MaterializeError> {
         Ok(serde_json::from_value(value.clone())?)
+    }
+}
+
+/// The JSON preview of a serde value's JSON: indented, and only for documents (an
+/// object or an array), since a lone number or string is no clearer as a tree.
+fn preview(json: &[u8]) -> Option<Visualization> {
+    match serde_json::from_slice::<Value>(json).ok()? {
+        value @ (Value::Object(_) | Value::Array(_)) => Some(Visualization::json(&value)),
+        _ => None,
     }
 }
 
@@ -425,6 +444,28 @@ mod tests {
         assert_eq!(back, report);
         assert_eq!(name, JSON);
         assert!(bytes.starts_with(b"{\"accuracy\""));
+        // A small value carries its indented JSON as a preview; the artifact stays compact.
+        let saved = (&&Probe::<Report>::new())
+            .codec()
+            .save(&report, &mut Vec::new())
+            .expect("save");
+        assert_eq!(saved.visualizations.len(), 1);
+        assert_eq!(saved.visualizations[0].kind, VisualizationKind::Json);
+        let shown = String::from_utf8(saved.visualizations[0].content.clone()).expect("UTF-8");
+        assert!(shown.contains("\n  \"accuracy\": 0.9"), "{shown}");
+        // A value too large to read as a tree, or a lone scalar, has none.
+        let medium: Vec<u32> = (0..20_000).collect();
+        let saved = (&&Probe::<Vec<u32>>::new())
+            .codec()
+            .save(&medium, &mut Vec::new())
+            .expect("save");
+        assert_eq!(saved.materializer, JSON);
+        assert!(saved.visualizations.is_empty());
+        let saved = (&&Probe::<Option<String>>::new())
+            .codec()
+            .save(&Some("x".to_string()), &mut Vec::new())
+            .expect("save");
+        assert!(saved.visualizations.is_empty());
         let big: Vec<f64> = (0..200_000).map(|i| i as f64 / 7.0).collect();
         let (back, name, bytes) = round_trip((&&Probe::<Vec<f64>>::new()).codec(), &big);
         assert_eq!(name, MSGPACK);

@@ -177,12 +177,13 @@ async fn wait_for_pids(dir: &Path, n: usize) -> Vec<i32> {
     }
 }
 
-/// Two long parallel steps; each writes its shell's pid and a grandchild's pid.
+/// Two long parallel steps; each logs a line and writes its shell's pid and a
+/// grandchild's pid.
 fn sleeper_yaml(dir: &Path, name: &str) -> PathBuf {
     let file = dir.join("pipeline.yaml");
     let step = |n: &str| {
         format!(
-            "  - name: {n}\n    command: [sh, -c, 'sleep 300 & echo $$ $! > {dir}/{n}.pid; wait']\n    settings: {{enable_cache: false}}\n",
+            "  - name: {n}\n    command: [sh, -c, 'echo started {n}; sleep 300 & echo $$ $! > {dir}/{n}.pid; wait']\n    settings: {{enable_cache: false}}\n",
             dir = dir.display()
         )
     };
@@ -556,6 +557,26 @@ async fn weir_run_stop_ends_every_step_process_and_records_stopped(pool: PgPool)
     let run = latest_run(&served, "sleepers").await;
     let id = run["id"].as_str().expect("id").to_string();
     assert_eq!(run["status"], "running");
+    // `weir run logs --follow` shows the lines of the running steps as they come and
+    // ends by itself once the run has ended.
+    let follower = cli
+        .command(&["run", "logs", &id, "--follow"])
+        .spawn()
+        .expect("spawn the follower");
+    // The steps' output reaches the server while they still run.
+    let streaming = Instant::now();
+    loop {
+        let logs = api(&served, "GET", &format!("/api/v1/runs/{id}/logs")).await;
+        let text = logs["lines"].to_string();
+        if text.contains("started one") && text.contains("started two") {
+            break;
+        }
+        assert!(
+            streaming.elapsed() < Duration::from_secs(10),
+            "no log lines while the steps run: {logs}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let asked = Instant::now();
     cli.ok(&["run", "stop", &id]).await;
     let stopped = wait_for_run(&served, &id, Duration::from_secs(5), |s| s == "stopped").await;
@@ -578,6 +599,31 @@ async fn weir_run_stop_ends_every_step_process_and_records_stopped(pool: PgPool)
             .iter()
             .all(|(_, s)| s == "stopped")
     );
+    let followed = tokio::time::timeout(Duration::from_secs(10), follower.wait_with_output())
+        .await
+        .expect("the follower ends once the run has ended")
+        .expect("follower output");
+    let followed_text = String::from_utf8_lossy(&followed.stdout);
+    assert!(followed.status.success(), "{followed_text}");
+    assert!(
+        followed_text.contains("started one") && followed_text.contains("started two"),
+        "{followed_text}"
+    );
+    // `weir run show` tells the state and why, and each step's.
+    let shown = cli.ok(&["run", "show", &id]).await;
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("Status") && l.contains("stopped")),
+        "{shown}"
+    );
+    let step_rows: Vec<&str> = shown
+        .lines()
+        .map(|l| l.trim_start_matches('│').trim_start())
+        .filter(|l| l.starts_with("one ") || l.starts_with("two "))
+        .collect();
+    assert_eq!(step_rows.len(), 2, "{shown}");
+    assert!(step_rows.iter().all(|l| l.contains("stopped")), "{shown}");
 }
 
 #[sqlx::test(migrations = "../migrations")]

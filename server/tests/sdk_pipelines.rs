@@ -215,6 +215,18 @@ async fn the_iris_example_runs_end_to_end_and_a_second_run_is_cached(pool: PgPoo
     assert_eq!(model["consumers"][0]["step"], "evaluate");
     let split = latest_version(&served, "iris-rust.split.test").await;
     assert_eq!(split["producer"]["step"], "split");
+    // A small serde value carries an indented JSON preview of itself.
+    assert_eq!(split["visualizations"][0]["kind"], "json", "{split}");
+    let preview_uri = split["visualizations"][0]["uri"].as_str().expect("uri");
+    let preview: Value = serde_json::from_str(
+        &std::fs::read_to_string(preview_uri.trim_start_matches("file://")).expect("preview"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        preview["species"].as_array().map(Vec::len),
+        Some(3),
+        "{preview}"
+    );
 
     // The snapshot records the binary as its entrypoint and each step's code hash.
     let snapshot = api(
@@ -309,6 +321,46 @@ async fn a_changed_step_body_misses_the_cache(pool: PgPool) {
             ("report", "cached")
         ]
     );
+    // An output deleted from the artifact store is never reused: its step runs again
+    // (and says why), and a step reading the same value afresh is still reused.
+    let made = latest_version(&served, "sdk-cache.make.output").await;
+    let made_uri = made["uri"].as_str().expect("uri");
+    std::fs::remove_file(made_uri.trim_start_matches("file://")).expect("delete the artifact");
+    runner.ok("sdk-cache-v2", &[]).await;
+    let rerun = latest_run(&served, "sdk-cache").await;
+    let rerun_id = rerun["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        statuses(&steps(&served, &rerun_id).await),
+        [
+            ("make", "completed"),
+            ("double", "cached"),
+            ("report", "cached")
+        ]
+    );
+    let logs = api(&served, &format!("/api/v1/runs/{rerun_id}/logs?step=make")).await;
+    assert!(
+        logs["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .any(|l| l["line"]
+                .as_str()
+                .unwrap_or("")
+                .contains("gone from the artifact store")),
+        "{logs}"
+    );
+    let remade = latest_version(&served, "sdk-cache.make.output").await;
+    assert_ne!(remade["id"], made["id"]);
+    assert!(
+        std::path::Path::new(
+            remade["uri"]
+                .as_str()
+                .expect("uri")
+                .trim_start_matches("file://")
+        )
+        .exists()
+    );
+
     let versions = api(&served, "/api/v1/pipelines/sdk-cache/snapshots").await;
     let hash = |v: usize| {
         versions["items"][v]["spec"]["steps"][1]["code_hash"]
@@ -402,6 +454,41 @@ async fn a_panicking_step_fails_the_run_with_its_message_while_others_finish(poo
     );
     let steady = api(&served, &format!("/api/v1/runs/{id}/logs?step=steady")).await;
     assert_eq!(steady["lines"][0]["line"], "steady step done");
+
+    // An abort ends the step's process, not the run's driver: the step fails with the
+    // signal and its last words, and (failing fast) the run ends failed.
+    let (code, out, err) = runner.run("sdk-panic", &["--param", "abort=true"]).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    let run = latest_run(&served, "sdk-panic").await;
+    assert_ne!(run["id"].as_str(), Some(id.as_str()));
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["status_reason"], "step `boom` failed");
+    let all = steps(&served, run["id"].as_str().expect("id")).await;
+    assert_eq!(all[0].1, "failed", "{all:?}");
+    assert!(
+        all[0].2.contains("SIGABRT"),
+        "the reason names the signal: {:?}",
+        all[0]
+    );
+    let logs = api(
+        &served,
+        &format!(
+            "/api/v1/runs/{}/logs?step=boom",
+            run["id"].as_str().expect("id")
+        ),
+    )
+    .await;
+    assert!(
+        logs["lines"]
+            .to_string()
+            .contains("aborting the whole process"),
+        "the step's last words are in its log: {logs}"
+    );
+    assert_eq!(all[1].1, "skipped", "{all:?}");
+    assert!(
+        ["completed", "stopped", "skipped"].contains(&all[2].1.as_str()),
+        "the independent step finished or was stopped, never left running: {all:?}"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

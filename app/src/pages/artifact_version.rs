@@ -204,7 +204,8 @@ fn VersionView(page: VersionPage) -> impl IntoView {
             {if visualizations.is_empty() {
                 view! {
                     <p class="muted">
-                        "This version has none. Rust steps add them with a materializer's "
+                        "This version has none. Rust steps get a JSON preview of small serde values and add "
+                        "their own with a materializer's "
                         <code>"visualizations"</code>"; every version can be downloaded above."
                     </p>
                 }.into_any()
