@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test, expect, request, type APIRequestContext, type APIResponse } from '@playwright/test';
 import { ADMIN, PASSWORD, ready, signIn, watchErrors } from './helpers';
 
@@ -64,6 +66,20 @@ async function seed(id: string) {
   const author = `runner-${id}`;
   const admin = await session(ADMIN, PASSWORD);
   await ok(admin.post('/api/v1/users', { data: { name: author, password: `${author} password` } }));
+  // The first run's output and its views are real files in the default artifact store
+  // (this machine's data directory), so the version page can read them.
+  const store = await ok<{ config: { path: string } }>(admin.get('/api/v1/components/default-artifact-store'));
+  const dir = path.join(store.config.path, `e2e-${id}`);
+  fs.mkdirSync(path.join(dir, 'o.views'), { recursive: true });
+  const file = (name: string, text: string) => {
+    fs.writeFileSync(path.join(dir, name), text);
+    return { uri: `file://${path.join(dir, name)}`, size: Buffer.byteLength(text) };
+  };
+  const artifact = file('o', 'abc');
+  const views = [
+    { kind: 'json', ...file('o.views/0.json', JSON.stringify({ accuracy: 0.93, classes: ['setosa', 'versicolor'], matrix: [[5, 0], [1, 4]] }, null, 2)) },
+    { kind: 'csv', ...file('o.views/1.csv', 'class,precision\nsetosa,1.0\nversicolor,0.8\n') },
+  ];
   await admin.dispose();
   const api = await session(author, `${author} password`);
   // Run tokens go without the user's cookie.
@@ -89,7 +105,7 @@ async function seed(id: string) {
   await first.finish('a', {
     status: 'completed',
     outputs: {
-      o: { uri: 'file:///tmp/o', content_hash: `sha256:o-${id}`, size: 3, data_type: 'file', materializer: 'file' },
+      o: { ...artifact, content_hash: `sha256:o-${id}`, data_type: 'file', materializer: 'file', visualizations: views },
     },
     metadata: { accuracy: 0.93 },
     logs: [{ stream: 'stdout', at, line: '<b>not bold</b>' }],
@@ -227,7 +243,16 @@ test('runs: the list with status badges, its filters in the address, and a run w
   const lineage = page.getByRole('region', { name: 'Lineage' });
   await expect(lineage).toContainText(`${good} · step a`);
   await expect(lineage.getByRole('list', { name: 'Consumers' })).toContainText(`${good} · step b`);
-  await expect(page.getByRole('link', { name: 'Download' })).toHaveAttribute('href', /\/api\/v1\/artifact-versions\/.+\/content$/);
+  await expect(page.getByRole('link', { name: 'Download' }).first()).toHaveAttribute('href', /\/api\/v1\/artifact-versions\/.+\/content$/);
+  // Its views, read from the artifact store: JSON as a tree whose plain lists stay on
+  // one line, CSV as a table.
+  const json = page.getByRole('group', { name: 'JSON visualization' });
+  await expect(json).toContainText('accuracy');
+  await expect(json.locator('.json-inline').filter({ hasText: '[5, 0]' })).toBeVisible();
+  await expect(json.locator('.json-inline').filter({ hasText: '["setosa", "versicolor"]' })).toBeVisible();
+  const table = page.getByRole('table', { name: 'Table visualization' });
+  await expect(table.getByRole('columnheader', { name: 'precision' })).toBeVisible();
+  await expect(table.getByRole('row').filter({ hasText: 'versicolor' })).toContainText('0.8');
 
   // Its output is listed among the artifacts.
   await page.goto(`/artifacts?pipeline=${pipeline}`);

@@ -45,6 +45,9 @@ fn json_tree(value: &serde_json::Value, budget: &mut usize) -> AnyView {
             view! { <ul class="json-tree">{items}</ul> }.into_any()
         }
         Value::Array(items) if !items.is_empty() => {
+            if let Some(text) = inline_scalars(items, budget) {
+                return view! { <span class="json-value json-inline">{text}</span> }.into_any();
+            }
             let items = items
                 .iter()
                 .enumerate()
@@ -60,6 +63,35 @@ fn json_tree(value: &serde_json::Value, budget: &mut usize) -> AnyView {
         }
         other => view! { <span class="json-value">{other.to_string()}</span> }.into_any(),
     }
+}
+
+/// A list of numbers, booleans, nulls or short strings on one (wrapping) line, as
+/// `[5.1, 3.5, 1.4]`, each item counted against `budget`; `None` for a list holding
+/// anything else, which is drawn as a tree.
+fn inline_scalars(items: &[serde_json::Value], budget: &mut usize) -> Option<String> {
+    use serde_json::Value;
+    const SHORT: usize = 40;
+    let scalar = |v: &Value| match v {
+        Value::String(s) => s.chars().count() <= SHORT,
+        Value::Object(_) | Value::Array(_) => false,
+        _ => true,
+    };
+    if !items.iter().all(scalar) {
+        return None;
+    }
+    let mut shown = Vec::new();
+    for item in items {
+        if *budget == 0 {
+            shown.push("…".to_string());
+            break;
+        }
+        *budget -= 1;
+        shown.push(match item {
+            Value::String(s) => format!("{s:?}"),
+            other => other.to_string(),
+        });
+    }
+    Some(format!("[{}]", shown.join(", ")))
 }
 
 fn kind_label(kind: VisualizationKind) -> &'static str {
@@ -78,7 +110,7 @@ fn visualization(v: ShownVisualization) -> impl IntoView {
             let mut budget = MAX_JSON_NODES;
             let tree = json_tree(&value, &mut budget);
             view! {
-                <div class="viz-json">{tree}</div>
+                <div class="viz-json" tabindex="0" role="group" aria-label="JSON visualization">{tree}</div>
                 {(budget == 0).then(|| view! { <p class="hint">"Only the start is shown; download it for all of it."</p> })}
             }
             .into_any()
@@ -290,6 +322,38 @@ pub fn ArtifactVersions() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn lists_of_plain_values_stay_on_one_line() {
+        let mut budget = 100;
+        let row = json!([5.1, 3.5, true, null, "setosa"]);
+        assert_eq!(
+            super::inline_scalars(row.as_array().expect("list"), &mut budget).as_deref(),
+            Some("[5.1, 3.5, true, null, \"setosa\"]")
+        );
+        assert_eq!(budget, 95);
+        // Nested lists, objects and long strings are drawn as a tree.
+        for tree in [
+            json!([[1, 2], [3]]),
+            json!([{"a": 1}]),
+            json!(["x".repeat(41)]),
+        ] {
+            assert_eq!(
+                super::inline_scalars(tree.as_array().expect("list"), &mut budget),
+                None
+            );
+        }
+        // The node budget holds for long lists too.
+        let mut budget = 3;
+        let long = json!([1, 2, 3, 4, 5]);
+        assert_eq!(
+            super::inline_scalars(long.as_array().expect("list"), &mut budget).as_deref(),
+            Some("[1, 2, 3, …]")
+        );
+        assert_eq!(budget, 0);
+    }
+
     #[test]
     fn sizes_read_for_people() {
         assert_eq!(super::format::bytes(12), "12 bytes");
