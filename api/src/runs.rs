@@ -3,8 +3,11 @@
 //!
 //! A trivial run costs 2 + 2 requests per step: `POST /runs` and `GET /runs/{id}/stack`
 //! by the driver; `POST …/steps/{step}/start` and `…/finish` by each step. Heartbeats
-//! (driver, every [`CreateRunResponse::heartbeat_interval_ms`]) and log batches (steps
-//! that print for longer than a second) come on top only for longer runs.
+//! and log batches come on top only for longer runs: the driver beats for the run every
+//! [`CreateRunResponse::heartbeat_interval_ms`]; each running step beats for itself
+//! (`POST …/steps/{step}/heartbeat`) every [`StartStepResponse::heartbeat_interval_ms`]
+//! unless it sent log lines in that time, since a log batch refreshes the steps whose
+//! lines it carries. A lost driver fails the run, a lost step fails that step.
 
 use std::collections::BTreeMap;
 
@@ -398,6 +401,24 @@ pub struct StartStepResponse {
     pub artifact_prefix: String,
     /// The run was asked to stop: do not start.
     pub stop: bool,
+    /// How often the running attempt should send `POST …/steps/{step}/heartbeat` (or
+    /// log lines): the server fails a step that is silent for its heartbeat timeout.
+    #[serde(default = "default_step_heartbeat_ms")]
+    pub heartbeat_interval_ms: u64,
+}
+
+fn default_step_heartbeat_ms() -> u64 {
+    2000
+}
+
+/// `POST /api/v1/runs/{id}/steps/{step}/heartbeat` (run token only): the attempt that
+/// runs the step is alive. Answered with a [`HeartbeatResponse`] whose `stop` is also
+/// true when this attempt is no longer the step's running one (it ended, was failed by
+/// the reaper, or a newer attempt started).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StepHeartbeatRequest {
+    /// The attempt beating (1 for the first).
+    pub attempt: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

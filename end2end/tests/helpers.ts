@@ -14,19 +14,21 @@ export function watchErrors(page: Page): string[] {
 }
 
 // With JavaScript, waits until the dashboard has hydrated; without, checks it did not.
-export async function ready(page: Page, javaScriptEnabled: boolean) {
+// `timeout` (ms) for pages that take long to hydrate on a debug build.
+export async function ready(page: Page, javaScriptEnabled: boolean, timeout?: number) {
   const marker = page.locator('.app');
-  await expect(marker).toHaveAttribute('data-hydrated', javaScriptEnabled ? 'true' : 'false');
+  await expect(marker).toHaveAttribute('data-hydrated', javaScriptEnabled ? 'true' : 'false', { timeout });
 }
 
-// Signs in through the sign-in form, starting from `path` (which redirects there).
-export async function signIn(page: Page, javaScriptEnabled: boolean, path = '/') {
+// Signs in through the sign-in form, starting from `path` (which redirects there);
+// `timeout` (ms) for the hydration of that page.
+export async function signIn(page: Page, javaScriptEnabled: boolean, path = '/', timeout?: number) {
   await page.goto(path);
   await ready(page, javaScriptEnabled);
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
   await page.getByLabel('User name').fill(ADMIN);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
-  await ready(page, javaScriptEnabled);
+  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible({ timeout });
+  await ready(page, javaScriptEnabled, timeout);
 }

@@ -2,7 +2,7 @@
 //! driver and the step runtime speak with a run token.
 //!
 //! The run-token calls (`resolved_stack`, `heartbeat`, `finish_run`, `start_step`,
-//! `finish_step`, `append_logs`) need a [`Client`] whose key is the token
+//! `step_heartbeat`, `finish_step`, `append_logs`) need a [`Client`] whose key is the token
 //! `create_run` answered: `Client::new(url)?.with_api_key(token)`.
 
 use serde_json::json;
@@ -12,7 +12,7 @@ use weir_api::runs::{
     AppendLogsRequest, Artifact, ArtifactFilter, ArtifactVersion, ArtifactVersionDetail,
     CreateRunRequest, CreateRunResponse, FinishRunRequest, FinishStepRequest, FinishStepResponse,
     HeartbeatResponse, LogPage, LogQuery, MetadataEntry, ResolvedStack, Run, RunFilter,
-    StartStepRequest, StartStepResponse, StepRun,
+    StartStepRequest, StartStepResponse, StepHeartbeatRequest, StepRun,
 };
 
 use crate::client::{Client, ClientError};
@@ -158,8 +158,8 @@ impl Client {
         self.get(&format!("/api/v1/runs/{run_id}/stack")).await
     }
 
-    /// Says the driver is alive (and vouches for the running steps); the answer says
-    /// whether the run should stop.
+    /// Says the driver is alive (and vouches for the steps it holds between attempts);
+    /// the answer says whether the run should stop.
     pub async fn heartbeat(&self, run_id: Uuid) -> Result<HeartbeatResponse, ClientError> {
         self.post(&format!("/api/v1/runs/{run_id}/heartbeat"), &json!({}))
             .await
@@ -184,6 +184,21 @@ impl Client {
         self.post(
             &format!("/api/v1/runs/{run_id}/steps/{}/start", enc(step)),
             req,
+        )
+        .await
+    }
+
+    /// Says attempt `attempt` of `step` is alive; the answer says whether to stop (the
+    /// run is stopping or over, or this attempt is no longer the step's running one).
+    pub async fn step_heartbeat(
+        &self,
+        run_id: Uuid,
+        step: &str,
+        attempt: u32,
+    ) -> Result<HeartbeatResponse, ClientError> {
+        self.post(
+            &format!("/api/v1/runs/{run_id}/steps/{}/heartbeat", enc(step)),
+            &StepHeartbeatRequest { attempt },
         )
         .await
     }

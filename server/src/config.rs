@@ -123,8 +123,8 @@ pub struct ServerArgs {
     pub shutdown_grace: u64,
 
     /// Seconds without a heartbeat after which a run or step is failed with the reason
-    /// "heartbeat lost" (its driver or step process died). Drivers beat every quarter
-    /// of this, at most every 2 s.
+    /// "heartbeat lost" (its driver or step process died). Drivers and running steps
+    /// beat every quarter of this, at most every 2 s.
     #[arg(long, env = "WEIR_HEARTBEAT_TIMEOUT", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(2..=86400))]
     pub heartbeat_timeout: u64,

@@ -1,7 +1,7 @@
 //! YAML pipelines driven by the real `weir` binary against a server on a loopback
 //! port and a real Postgres: the example end to end with the local store (and the S3
-//! store), cache hits and misses, a failing step, `weir run stop`, Ctrl-C, and a
-//! driver killed with SIGKILL.
+//! store), cache hits and misses, a failing step, `weir run stop`, Ctrl-C, a driver
+//! killed with SIGKILL, and steps kept alive (or stopped) through their own heartbeats.
 
 mod common;
 
@@ -793,4 +793,109 @@ async fn the_example_runs_on_an_s3_artifact_store(pool: PgPool) {
         download.text.as_bytes(),
         std::fs::read(local.path()).expect("bytes").as_slice()
     );
+}
+
+/// One step that writes its pid into `dir/solo.pid` and then becomes `sleep secs`
+/// (the same process), without a word of output.
+fn silent_yaml(dir: &Path, name: &str, secs: u32) -> PathBuf {
+    let file = dir.join("pipeline.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: {name}\nsteps:\n  - name: solo\n    command: [sh, -c, 'echo $$ > {dir}/solo.pid; exec sleep {secs}']\n    settings: {{enable_cache: false}}\n",
+            dir = dir.display()
+        ),
+    )
+    .expect("yaml");
+    file
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_silent_step_longer_than_the_heartbeat_timeout_stays_alive_on_its_own_beats(
+    pool: PgPool,
+) {
+    // The driver's beats keep the run alive, not its steps: a step that prints nothing
+    // for longer than the timeout is only kept by the beats of its runtime.
+    let timeout = Duration::from_secs(2);
+    let served = serve_over_tcp(pool.clone(), timeout).await;
+    let cli = Cli::new(&served);
+    let dir = tempfile::tempdir().expect("dir");
+    let file = silent_yaml(dir.path(), "quiet", 5);
+    cli.ok(&["pipeline", "register", file.to_str().expect("path")])
+        .await;
+    let out = cli.ok(&["pipeline", "run", "quiet", "--wait"]).await;
+    assert!(out.contains("completed"), "{out}");
+    let run = latest_run(&served, "quiet").await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(
+        steps(&served, run["id"].as_str().expect("id")).await,
+        vec![("solo".to_string(), "completed".to_string())]
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_step_runtime_without_a_driver_learns_of_a_stop_from_its_heartbeat(pool: PgPool) {
+    // As a step on another machine would run (Slurm, Kubernetes): `weir step exec`
+    // started by hand, no driver that could end its process group.
+    let served = serve_over_tcp(pool.clone(), Duration::from_secs(60)).await;
+    let cli = Cli::new(&served);
+    let dir = tempfile::tempdir().expect("dir");
+    let file = silent_yaml(dir.path(), "remote", 300);
+    cli.ok(&["pipeline", "register", file.to_str().expect("path")])
+        .await;
+    let created = call(
+        &served.router,
+        "POST",
+        "/api/v1/runs",
+        Some(json!({"pipeline": "remote"})),
+        Some(&served.admin),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let created = created.json();
+    let id = created["run"]["id"].as_str().expect("id").to_string();
+    let token = created["token"].as_str().expect("token").to_string();
+    let stack = call(
+        &served.router,
+        "GET",
+        &format!("/api/v1/runs/{id}/stack"),
+        None,
+        Some(&token),
+    )
+    .await;
+    assert_eq!(stack.status, 200, "{}", stack.text);
+    let step = cli
+        .command(&["step", "exec"])
+        .env("WEIR_RUN_ID", &id)
+        .env("WEIR_STEP", "solo")
+        .env("WEIR_RUN_TOKEN", &token)
+        .env("WEIR_STACK", &stack.text)
+        .env("WEIR_CODE_HASH", format!("sha256:{}", "0".repeat(64)))
+        .env_remove("WEIR_API_KEY")
+        .spawn()
+        .expect("spawn weir step exec");
+    let pids = wait_for_pids(dir.path(), 1).await;
+    assert_eq!(steps(&served, &id).await[0].1, "running");
+    let asked = Instant::now();
+    ok(
+        &served.router,
+        "POST",
+        &format!("/api/v1/runs/{id}/stop"),
+        None,
+        &served.admin,
+    )
+    .await;
+    let ended = tokio::time::timeout(Duration::from_secs(5), step.wait_with_output())
+        .await
+        .expect("the step runtime ends within 5 s of the stop")
+        .expect("output");
+    assert!(asked.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        ended.status.code(),
+        Some(10),
+        "stopped and reported: {}",
+        String::from_utf8_lossy(&ended.stderr)
+    );
+    assert_all_gone(&pids).await;
+    assert_eq!(steps(&served, &id).await[0].1, "stopped");
 }

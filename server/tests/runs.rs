@@ -1,6 +1,7 @@
 //! Pipelines, runs and the run protocol over REST against a real Postgres: spec
 //! validation, snapshots by content hash, a run driven step by step with a run token,
-//! lineage, cache hits, stop requests, the reaper, and who may do what.
+//! lineage, cache hits, stop requests, step and driver heartbeats, the reaper, and who
+//! may do what.
 
 mod common;
 
@@ -766,6 +767,151 @@ async fn runs_without_heartbeat_are_failed_by_the_reaper(pool: PgPool) {
     )
     .await;
     assert_eq!(late, json!({"status": "failed", "stop": true}));
+}
+
+/// `POST …/steps/{step}/heartbeat` of `attempt`: (HTTP status, answer).
+async fn step_beat(
+    app: &axum::Router,
+    run: &str,
+    token: &str,
+    step: &str,
+    attempt: u32,
+) -> (u16, Value) {
+    let answer = call(
+        app,
+        "POST",
+        &format!("/api/v1/runs/{run}/steps/{step}/heartbeat"),
+        Some(json!({"attempt": attempt})),
+        Some(token),
+    )
+    .await;
+    (answer.status, answer.json())
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn each_running_step_beats_for_itself_and_a_silent_one_is_failed(pool: PgPool) {
+    let app = test_app(pool.clone()).await;
+    let admin = admin_key(&app, &pool).await;
+    register(&app, &admin, two_steps("p")).await;
+    let (beating, beating_token) = new_run(&app, &admin, "p", json!({"epochs": 1})).await;
+    let started = start(&app, &beating, &beating_token, "load", "sha256:c").await;
+    assert!(
+        (500..=2000).contains(&started["heartbeat_interval_ms"].as_u64().expect("interval")),
+        "{started}"
+    );
+    let (logging, logging_token) = new_run(&app, &admin, "p", json!({"epochs": 1})).await;
+    start(&app, &logging, &logging_token, "load", "sha256:c").await;
+    let (silent, silent_token) = new_run(&app, &admin, "p", json!({"epochs": 1})).await;
+    start(&app, &silent, &silent_token, "load", "sha256:c").await;
+
+    // The running attempt is told to go on; anything else is told to stop or refused.
+    assert_eq!(
+        step_beat(&app, &beating, &beating_token, "load", 1).await,
+        (200, json!({"status": "running", "stop": false}))
+    );
+    assert_eq!(
+        step_beat(&app, &beating, &beating_token, "load", 2).await.1["stop"],
+        true,
+        "not the running attempt"
+    );
+    assert_eq!(
+        step_beat(&app, &beating, &beating_token, "train", 1)
+            .await
+            .1["stop"],
+        true,
+        "a step that has not started"
+    );
+    let (status, unknown) = step_beat(&app, &beating, &beating_token, "nope", 1).await;
+    assert_eq!(status, 404, "{unknown}");
+    let (status, zero) = step_beat(&app, &beating, &beating_token, "load", 0).await;
+    assert_eq!(status, 422, "{zero}");
+    assert_eq!(zero["error"]["fields"][0]["field"], "attempt", "{zero}");
+    assert_eq!(
+        step_beat(&app, &beating, &silent_token, "load", 1).await.0,
+        401,
+        "another run's token"
+    );
+    assert_eq!(
+        step_beat(&app, &beating, &admin, "load", 1).await.0,
+        401,
+        "a user's key is not a run token"
+    );
+
+    // Past the timeout: every driver beat, one step beat, one sent log lines, one
+    // said nothing. Only the silent step is failed; no run is.
+    let settings = weir_domain::runs::RunSettings {
+        heartbeat_timeout: Duration::from_secs(2),
+    };
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for (run, token) in [
+        (&beating, &beating_token),
+        (&logging, &logging_token),
+        (&silent, &silent_token),
+    ] {
+        ok(
+            &app,
+            "POST",
+            &format!("/api/v1/runs/{run}/heartbeat"),
+            Some(json!({})),
+            token,
+        )
+        .await;
+    }
+    step_beat(&app, &beating, &beating_token, "load", 1).await;
+    ok(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{logging}/logs"),
+        Some(
+            json!({"lines": [{"step": "load", "attempt": 1, "stream": "stdout",
+                               "at": "2026-12-07T06:00:00Z", "line": "epoch 1"}]}),
+        ),
+        &logging_token,
+    )
+    .await;
+    let (runs, steps) = weir_domain::runs::reap_lost(&pool, &settings)
+        .await
+        .expect("reap");
+    assert_eq!((runs, steps), (0, 1), "only the silent step");
+    let step_of = |run: String| {
+        let app = app.clone();
+        let admin = admin.clone();
+        async move {
+            ok(
+                &app,
+                "GET",
+                &format!("/api/v1/runs/{run}/steps"),
+                None,
+                &admin,
+            )
+            .await["items"][0]
+                .clone()
+        }
+    };
+    assert_eq!(step_of(beating.clone()).await["status"], "running");
+    assert_eq!(step_of(logging.clone()).await["status"], "running");
+    let lost = step_of(silent.clone()).await;
+    assert_eq!(lost["status"], "failed", "{lost}");
+    assert_eq!(lost["status_reason"], "heartbeat lost");
+    // The lost step's runtime, should it still be alive, is told to stop.
+    assert_eq!(
+        step_beat(&app, &silent, &silent_token, "load", 1).await,
+        (200, json!({"status": "running", "stop": true}))
+    );
+
+    // A stop request reaches the steps in the answer to their own beats.
+    ok(
+        &app,
+        "POST",
+        &format!("/api/v1/runs/{beating}/stop"),
+        None,
+        &admin,
+    )
+    .await;
+    assert_eq!(
+        step_beat(&app, &beating, &beating_token, "load", 1).await,
+        (200, json!({"status": "stopping", "stop": true}))
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

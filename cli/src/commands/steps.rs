@@ -8,8 +8,10 @@ use clap::Subcommand;
 #[derive(Debug, Subcommand)]
 pub enum StepCommand {
     /// Run one attempt of the command step named by WEIR_STEP of the run WEIR_RUN_ID:
-    /// start it, run its command, store its outputs and report how it ended. Exit codes:
-    /// 0 done (or cached), 10 failed and reported, 1 failed without a report.
+    /// start it, run its command, store its outputs and report how it ended. While it
+    /// runs it sends its output as logs and heartbeats, and ends the command when the
+    /// run is asked to stop. Exit codes: 0 done (or cached), 10 failed or stopped and
+    /// reported, 1 failed without a report.
     Exec,
 }
 

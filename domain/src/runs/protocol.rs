@@ -13,12 +13,12 @@ use weir_api::runs::{
     FinishRunRequest, FinishStepRequest, FinishStepResponse, HeartbeatResponse, LogStream,
     MAX_LOG_BATCH, MAX_LOG_LINE, MAX_METADATA_ENTRIES, MAX_METADATA_KEY, MAX_METADATA_VALUE,
     MAX_VISUALIZATIONS, NewLogLine, ResolvedComponent, ResolvedStack, Run, StartStepRequest,
-    StartStepResponse,
+    StartStepResponse, StepHeartbeatRequest,
 };
 use weir_api::secrets::SecretReference;
 use weir_api::stacks::ComponentType;
 
-use super::{hash_token, repo, status, version_from};
+use super::{RunSettings, hash_token, repo, status, version_from};
 use crate::audit::{self, AuditAction, AuditEvent};
 use crate::identity::{Credential, Principal};
 use crate::pipelines::{self, snapshot_from};
@@ -326,8 +326,9 @@ fn should_stop(status: ExecutionStatus) -> bool {
     status == ExecutionStatus::Stopping || status.is_finished()
 }
 
-/// The driver is alive: refresh the run and its running steps. The answer carries a
-/// stop request.
+/// The driver is alive: refresh the run and the steps it holds between attempts
+/// (retrying, stopping); running steps beat for themselves ([`step_heartbeat`]). The
+/// answer carries a stop request.
 pub async fn heartbeat(pool: &PgPool, caller: &RunCaller) -> Result<HeartbeatResponse> {
     let mut tx = pool.begin().await?;
     // The next beat replaces this one: no need to wait for the disk.
@@ -338,6 +339,33 @@ pub async fn heartbeat(pool: &PgPool, caller: &RunCaller) -> Result<HeartbeatRes
     Ok(HeartbeatResponse {
         status: s,
         stop: should_stop(s),
+    })
+}
+
+/// The attempt running `step_name` is alive: refresh that step run only (a live step
+/// never hides a lost driver, nor a live driver a lost step). The answer says to stop
+/// when the run was asked to stop or has ended, and when this attempt is no longer the
+/// step's running one.
+pub async fn step_heartbeat(
+    pool: &PgPool,
+    caller: &RunCaller,
+    step_name: &str,
+    req: StepHeartbeatRequest,
+) -> Result<HeartbeatResponse> {
+    if req.attempt == 0 || req.attempt > 100 {
+        return Err(DomainError::field("attempt", "must be between 1 and 100"));
+    }
+    let mut tx = pool.begin().await?;
+    // The next beat replaces this one: no need to wait for the disk.
+    repo::commit_without_waiting(&mut *tx).await?;
+    let beat = repo::step_heartbeat(&mut *tx, caller.run_id, step_name, req.attempt as i32)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    tx.commit().await?;
+    let s = status(&beat.run_status);
+    Ok(HeartbeatResponse {
+        status: s,
+        stop: should_stop(s) || !beat.refreshed,
     })
 }
 
@@ -445,6 +473,7 @@ fn cache_key(
 pub async fn start_step(
     pool: &PgPool,
     caller: &RunCaller,
+    settings: &RunSettings,
     step_name: &str,
     req: StartStepRequest,
 ) -> Result<StartStepResponse> {
@@ -504,6 +533,7 @@ pub async fn start_step(
             cache_hit: None,
             artifact_prefix,
             stop: true,
+            heartbeat_interval_ms: settings.heartbeat_interval().as_millis() as u64,
         });
     }
     let mut inputs = BTreeMap::new();
@@ -591,6 +621,7 @@ pub async fn start_step(
         cache_hit,
         artifact_prefix,
         stop: false,
+        heartbeat_interval_ms: settings.heartbeat_interval().as_millis() as u64,
     })
 }
 
@@ -983,11 +1014,19 @@ pub async fn append_logs(
         ));
     }
     store_logs(&mut tx, caller.run_id, &req.lines).await?;
-    let s = status(&repo::heartbeat(&mut tx, caller.run_id).await?);
+    // A batch is the heartbeat of the attempts whose lines it carries.
+    let mut beating: Vec<(String, i32)> = req
+        .lines
+        .iter()
+        .filter_map(|l| Some((l.step.clone()?, l.attempt as i32)))
+        .collect();
+    beating.sort();
+    beating.dedup();
+    repo::refresh_steps(&mut *tx, caller.run_id, &beating).await?;
     tx.commit().await?;
     Ok(HeartbeatResponse {
-        status: s,
-        stop: should_stop(s),
+        status: current,
+        stop: should_stop(current),
     })
 }
 

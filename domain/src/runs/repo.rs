@@ -381,11 +381,12 @@ pub(crate) async fn set_run_running(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> 
     Ok(())
 }
 
-/// Refreshes the run's heartbeat and those of its running steps; the run's status.
+/// Refreshes the run's heartbeat and those of the steps its driver holds (retrying
+/// between attempts, stopping); the run's status.
 pub(crate) async fn heartbeat(db: &mut sqlx::PgConnection, id: Uuid) -> sqlx::Result<String> {
     sqlx::query!(
         "update step_run set heartbeat_at = now()
-          where run_id = $1 and status in ('running', 'retrying', 'stopping')",
+          where run_id = $1 and status in ('retrying', 'stopping')",
         id
     )
     .execute(&mut *db)
@@ -398,6 +399,62 @@ pub(crate) async fn heartbeat(db: &mut sqlx::PgConnection, id: Uuid) -> sqlx::Re
     )
     .fetch_one(&mut *db)
     .await
+}
+
+/// What a step's heartbeat found.
+pub(crate) struct StepBeat {
+    pub run_status: String,
+    /// The attempt is the step's running one, and its heartbeat was refreshed.
+    pub refreshed: bool,
+}
+
+/// Refreshes the heartbeat of `step`'s running attempt `attempt`. `None` when the run
+/// has no such step. Takes only the step run's row lock (no run lock to order after).
+pub(crate) async fn step_heartbeat(
+    db: impl sqlx::PgExecutor<'_>,
+    run: Uuid,
+    step: &str,
+    attempt: i32,
+) -> sqlx::Result<Option<StepBeat>> {
+    sqlx::query_as!(
+        StepBeat,
+        r#"with beat as (
+             update step_run set heartbeat_at = now()
+              where run_id = $1 and name = $2 and attempt = $3 and status = 'running'
+              returning id)
+           select r.status as "run_status!", exists(select 1 from beat) as "refreshed!"
+             from pipeline_run r
+            where r.id = $1 and exists(select 1 from step_run s where s.run_id = $1 and s.name = $2)"#,
+        run,
+        step,
+        attempt
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Refreshes the heartbeats of running attempts (`(step, attempt)`) that sent log lines.
+pub(crate) async fn refresh_steps(
+    db: impl sqlx::PgExecutor<'_>,
+    run: Uuid,
+    attempts: &[(String, i32)],
+) -> sqlx::Result<()> {
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let (names, numbers): (Vec<String>, Vec<i32>) = attempts.iter().cloned().unzip();
+    sqlx::query!(
+        "update step_run s set heartbeat_at = now()
+           from unnest($2::text[], $3::int[]) as a(name, attempt)
+          where s.run_id = $1 and s.name = a.name and s.attempt = a.attempt
+            and s.status = 'running'",
+        run,
+        &names,
+        &numbers
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Ends a run: sets its status, revokes its token, and ends its unfinished steps

@@ -6,6 +6,7 @@
 //! the driver whether a report is still owed: 0 and [`EXIT_STEP_FAILED_REPORTED`] mean
 //! the step reported itself.
 
+pub(crate) mod beat;
 pub(crate) mod command;
 pub(crate) mod logs;
 pub(crate) mod rust;

@@ -18,6 +18,7 @@ use nix::unistd::{Pid, getppid};
 use tokio::sync::mpsc;
 use weir_api::runs::LogStream;
 
+use super::beat::{Heartbeat, stopped};
 use super::logs::{LogBuffer, batch_len, note, sleep_until_opt};
 use super::{
     AttemptFiles, EXIT_STEP_FAILED_REPORTED, PARENT_CHECK, RuntimeError, StepEnv, StepResult,
@@ -55,8 +56,10 @@ pub(crate) struct StepSession {
     stack: Option<ResolvedStack>,
     store: Option<ArtifactStore>,
     pub logs: LogBuffer,
-    /// A log upload's answer asked the run to stop.
+    /// A log upload's or a heartbeat's answer asked the run to stop.
     pub stop_requested: bool,
+    /// The attempt's own heartbeat, from its start to its finish.
+    heartbeat: Option<Heartbeat>,
     /// The driver that started this runtime has ended.
     pub driver_gone: bool,
     /// Metadata the step logged on the run's model version, sent with the finish.
@@ -78,6 +81,7 @@ impl StepSession {
             store: None,
             logs: LogBuffer::default(),
             stop_requested: false,
+            heartbeat: None,
             driver_gone: false,
             model_metadata: Map::new(),
         }
@@ -126,6 +130,13 @@ impl StepSession {
             );
             return Ok(Start::Stop);
         }
+        self.heartbeat = Some(Heartbeat::start(
+            self.client.clone(),
+            self.env.run_id,
+            self.env.step.clone(),
+            self.env.attempt,
+            std::time::Duration::from_millis(started.heartbeat_interval_ms),
+        ));
         match self.try_cache(&started).await? {
             None => Ok(Start::Cached),
             Some(missing) => Ok(Start::Run {
@@ -321,6 +332,9 @@ impl StepSession {
         match self.client.append_logs(self.env.run_id, &request).await {
             Ok(answer) => {
                 self.logs.retry_at = None;
+                if let Some(heartbeat) = &self.heartbeat {
+                    heartbeat.contact();
+                }
                 if answer.stop {
                     self.stop_requested = true;
                 }
@@ -345,6 +359,8 @@ impl StepSession {
         exit_code: Option<i32>,
         fill: impl FnOnce(&mut FinishStepRequest),
     ) -> Result<(), RuntimeError> {
+        // The finish ends the attempt on the server: no beat may follow it.
+        self.heartbeat = None;
         while batch_len(&self.logs.pending) < self.logs.pending.len() {
             let before = self.logs.pending.len();
             self.flush_logs().await;
@@ -434,7 +450,7 @@ impl StepSession {
 pub(crate) enum Supervised<T> {
     /// It ended by itself.
     Done(T),
-    /// The run was asked to stop (the answer to a log upload).
+    /// The run was asked to stop (the answer to a log upload or a heartbeat).
     Stopped,
     /// The driver that started the runtime is gone.
     DriverGone,
@@ -459,6 +475,7 @@ impl StepSession {
         let mut check =
             tokio::time::interval_at(tokio::time::Instant::now() + PARENT_CHECK, PARENT_CHECK);
         let mut lines_open = true;
+        let mut stop_signal = self.heartbeat.as_ref().map(Heartbeat::stop_signal);
         loop {
             let flush_at = self.logs.flush_at();
             tokio::select! {
@@ -473,6 +490,7 @@ impl StepSession {
                 },
                 value = &mut done => return Supervised::Done(value),
                 () = sleep_until_opt(flush_at) => self.flush_logs().await,
+                () = stopped(&mut stop_signal) => self.stop_requested = true,
                 _ = check.tick() => {
                     if getppid() != parent {
                         self.driver_gone = true;

@@ -12,7 +12,7 @@ use weir_api::runs::{
     AppendLogsRequest, Artifact, ArtifactFilter, ArtifactVersion, ArtifactVersionDetail,
     CreateRunRequest, CreateRunResponse, FinishRunRequest, FinishStepRequest, FinishStepResponse,
     HeartbeatResponse, LogPage, LogQuery, MetadataEntry, ResolvedStack, Run, RunComparison,
-    RunFilter, StartStepRequest, StartStepResponse, StepRun,
+    RunFilter, StartStepRequest, StartStepResponse, StepHeartbeatRequest, StepRun,
 };
 use weir_domain::runs::{self, artifacts, protocol};
 
@@ -44,6 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(heartbeat))
         .routes(routes!(finish_run))
         .routes(routes!(start_step))
+        .routes(routes!(step_heartbeat))
         .merge(protocol)
         .routes(routes!(list_artifacts))
         .routes(routes!(list_versions))
@@ -325,7 +326,26 @@ pub async fn start_step(
 ) -> ApiResult<AppJson<StartStepResponse>> {
     let caller = protocol::authenticate(&state.db, id, &token).await?;
     Ok(AppJson(
-        protocol::start_step(&state.db, &caller, &step, req).await?,
+        protocol::start_step(&state.db, &caller, &state.runs, &step, req).await?,
+    ))
+}
+
+/// Run token only. The attempt running the step is alive (a log batch counts too);
+/// the answer says to stop when the run is stopping or over, or when this attempt is
+/// no longer the step's running one.
+#[utoipa::path(post, path = "/runs/{run}/steps/{step}/heartbeat", tag = "run protocol",
+    params(("run" = Uuid, Path), ("step" = String, Path)), security(("run_token" = [])),
+    request_body = StepHeartbeatRequest,
+    responses((status = 200, body = HeartbeatResponse), (status = 401, body = E), (status = 404, body = E), (status = 422, body = E)))]
+pub async fn step_heartbeat(
+    State(state): State<AppState>,
+    RunToken(token): RunToken,
+    AppPath((id, step)): AppPath<(Uuid, String)>,
+    AppJson(req): AppJson<StepHeartbeatRequest>,
+) -> ApiResult<AppJson<HeartbeatResponse>> {
+    let caller = protocol::authenticate(&state.db, id, &token).await?;
+    Ok(AppJson(
+        protocol::step_heartbeat(&state.db, &caller, &step, req).await?,
     ))
 }
 
